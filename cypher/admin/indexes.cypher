@@ -1,0 +1,3 @@
+// Indexes (including vector indexes) and their state.
+SHOW INDEXES YIELD name, type, labelsOrTypes, properties, state, options
+RETURN name, type, labelsOrTypes, properties, state, options ORDER BY name;

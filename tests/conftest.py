@@ -1,0 +1,107 @@
+"""Test harness: a real Neo4j for the whole session, never a mock.
+
+Order of preference:
+1. ``NEO4J_URI`` (+ ``NEO4J_USER``/``NEO4J_PASSWORD``) from the environment: that server is used; the
+   session refuses to start if its database is not empty, since tests wipe it.
+2. A Docker daemon that answers: a testcontainers ``Neo4jContainer``.
+3. The managed local server (jars from Maven Central), on free ports in a temporary home.
+
+Each test that takes ``graph`` gets an empty database (schema applied) and leaves it empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from personarec.config import Settings, load_settings
+from personarec.db import init_schema, reset
+from personarec.graph import Graph, connect
+
+log = logging.getLogger(__name__)
+
+TEST_PASSWORD = "personarec-test-pw"
+NEO4J_IMAGE = "neo4j:5.26.19-community"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _docker_neo4j() -> Iterator[Settings] | None:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:  # no daemon: fall back to the managed server
+        return None
+    from testcontainers.community.neo4j import Neo4jContainer
+
+    def gen() -> Iterator[Settings]:
+        with Neo4jContainer(NEO4J_IMAGE, password=TEST_PASSWORD) as container:
+            yield load_settings(env={"NEO4J_URI": container.get_connection_url(),
+                                     "NEO4J_PASSWORD": TEST_PASSWORD})
+
+    return gen()
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings that point at a live Neo4j for this test session."""
+    if os.environ.get("NEO4J_URI"):
+        settings = load_settings(env=os.environ)
+        with connect(settings) as graph:
+            if not graph.query("admin/is_empty.cypher")[0]["empty"]:
+                pytest.exit(f"the database at {settings.neo4j.uri} is not empty; tests would wipe it. "
+                            "Point NEO4J_URI at an empty test database.", returncode=2)
+        yield settings
+        return
+    docker_gen = _docker_neo4j()
+    if docker_gen is not None:
+        yield from docker_gen
+        return
+    from personarec.server import ManagedNeo4j
+
+    home = tmp_path_factory.mktemp("neo4j-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(_free_port()),
+                "PERSONAREC_SERVER__HTTP_PORT": str(_free_port()), "NEO4J_PASSWORD": TEST_PASSWORD})
+    settings = load_settings(env=env)
+    server = ManagedNeo4j(settings.server, password=TEST_PASSWORD)
+    server.start()
+    try:
+        yield settings
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def session_graph(neo4j_settings: Settings) -> Iterator[Graph]:
+    graph = connect(neo4j_settings)
+    init_schema(graph, neo4j_settings)
+    yield graph
+    graph.close()
+
+
+@pytest.fixture
+def graph(session_graph: Graph) -> Iterator[Graph]:
+    """The session's graph, empty at the start of the test and emptied after it."""
+    reset(session_graph)
+    yield session_graph
+    reset(session_graph)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    return SHARED_DATA

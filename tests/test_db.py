@@ -1,0 +1,42 @@
+"""Schema and maintenance against the real server."""
+
+from personarec import db
+from personarec.config import Settings
+
+
+def test_schema_is_listed_back_and_idempotent(graph, neo4j_settings: Settings) -> None:
+    first = db.init_schema(graph, neo4j_settings)
+    second = db.init_schema(graph, neo4j_settings)
+    assert first == second
+    by_name = {c["name"]: c for c in first}
+    for name, label, prop in [("user_id", "User", "id"), ("item_id", "Item", "id"),
+                              ("entity_uri", "Entity", "uri"), ("category_name", "Category", "name")]:
+        assert by_name[name]["type"] == "UNIQUENESS"
+        assert by_name[name]["labelsOrTypes"] == [label] and by_name[name]["properties"] == [prop]
+    indexes = {i["name"]: i for i in graph.query("admin/indexes.cypher")}
+    assert indexes["item_embedding"]["type"] == "VECTOR"
+    assert indexes["item_embedding"]["options"]["indexConfig"]["vector.dimensions"] == neo4j_settings.embed.dimensions
+    assert indexes["user_persona"]["options"]["indexConfig"]["vector.dimensions"] == neo4j_settings.persona.dimensions
+
+
+def test_uniqueness_is_enforced(graph) -> None:
+    import pytest
+
+    from personarec.errors import GraphError
+
+    graph.execute("CREATE (:User {id: 'u1'})")
+    with pytest.raises(GraphError, match="ConstraintValidationFailed"):
+        graph.execute("CREATE (:User {id: 'u1'})")
+
+
+def test_reset_empties_graph_and_keeps_schema(graph, neo4j_settings: Settings) -> None:
+    graph.execute("UNWIND range(1, 500) AS i CREATE (:User {id: toString(i)})-[:INTERACTED]->(:Item {id: toString(i)})")
+    before = len(graph.query("admin/constraints.cypher"))
+    db.reset(graph)
+    assert db.counts(graph) == {"node": {}, "rel": {}}
+    assert len(graph.query("admin/constraints.cypher")) == before
+
+
+def test_counts(graph) -> None:
+    graph.execute("CREATE (:User {id: 'a'})-[:INTERACTED]->(:Item {id: 'b'})<-[:INTERACTED]-(:User {id: 'c'})")
+    assert db.counts(graph) == {"node": {"User": 2, "Item": 1}, "rel": {"INTERACTED": 2}}
