@@ -71,6 +71,18 @@ class ServerConfig(_Section):
     start_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for Bolt to answer.")
 
 
+class LoadConfig(_Section):
+    """Source loaders and the Cypher load scripts (``personarec load``). Owner: loaders."""
+
+    batch_size: int = Field(5000, gt=0, description="Rows per UNWIND batch.")
+
+
+class DBpediaConfig(_Section):
+    """DBpedia enrichment over SPARQL (``personarec enrich dbpedia``). Owner: loaders/dbpedia."""
+
+    endpoint: str = Field("https://dbpedia.org/sparql", description="SPARQL endpoint (public DBpedia by default).")
+
+
 class EmbedConfig(_Section):
     """LLM item embeddings."""
 
@@ -89,13 +101,29 @@ class PersonaConfig(_Section):
     dimensions: int = Field(64, gt=0, description="Persona vector size.")
 
 
+class SessionConfig(_Section):
+    """Session models: SASRec, persona-SASRec, reranker (``personarec.session``)."""
+
+    max_len: int = Field(50, gt=0, description="Maximum session length (most recent interactions).")
+
+
+class EvalConfig(_Section):
+    """Evaluation protocol and reports (``personarec evaluate``)."""
+
+    seeds: list[int] = Field(default_factory=lambda: [2020, 2021, 2022], description="Seeds to average over.")
+
+
 class Settings(_Section):
     """All of personarec's configuration."""
 
     neo4j: Neo4jConfig = Field(default_factory=Neo4jConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    dbpedia: DBpediaConfig = Field(default_factory=DBpediaConfig)
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
     persona: PersonaConfig = Field(default_factory=PersonaConfig)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
     data_dir: Path | None = Field(
         None, description="Folder of local datasets (e.g. ../shared/data); env PERSONAREC_DATA_DIR."
     )
