@@ -12,10 +12,11 @@ Environment variables:
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -81,6 +82,21 @@ class DBpediaConfig(_Section):
     """DBpedia enrichment over SPARQL (``personarec enrich dbpedia``). Owner: loaders/dbpedia."""
 
     endpoint: str = Field("https://dbpedia.org/sparql", description="SPARQL endpoint (public DBpedia by default).")
+    cache: Path = Field(default_factory=lambda: default_home() / "cache" / "sparql.sqlite",
+                        description="On-disk SPARQL answer cache (sqlite), keyed by endpoint + query.")
+    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one SPARQL answer.")
+    retries: int = Field(4, ge=0, description="Retries of a failed request (exponential backoff).")
+    backoff_s: float = Field(2.0, ge=0, description="First backoff delay; doubled on each retry.")
+    min_interval_s: float = Field(1.0, ge=0, description="Polite pause between requests to one endpoint.")
+    link_batch: int = Field(40, gt=0, description="Items per candidate-retrieval query.")
+    fact_batch: int = Field(25, gt=0, description="Linked resources per facts query.")
+    min_confidence: float = Field(0.8, ge=0, le=1, description="Links below this confidence are reported, "
+                                  "not written.")
+    mirror_home: Path = Field(default_factory=lambda: default_home() / "virtuoso",
+                              description="Home (ini, database, logs) of the managed local Virtuoso mirror.")
+    mirror_sql_port: int = Field(1112, ge=1, le=65535, description="Mirror's isql port (127.0.0.1).")
+    mirror_http_port: int = Field(8891, ge=1, le=65535, description="Mirror's HTTP/SPARQL port (127.0.0.1).")
+    mirror_start_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the mirror to answer.")
 
 
 class EmbedConfig(_Section):
@@ -96,9 +112,30 @@ class EmbedConfig(_Section):
 
 
 class PersonaConfig(_Section):
-    """User personas (HDGI)."""
+    """User personas learned with HDGI (Ren et al. 2019, arXiv 1911.08538). Owner: personarec.persona."""
 
-    dimensions: int = Field(64, gt=0, description="Persona vector size.")
+    dimensions: int = Field(64, gt=0, description="Persona vector size (must match the user_persona vector index).")
+    metapaths: list[str] = Field(
+        default_factory=lambda: ["auto"],
+        description="Metapaths from users to users, e.g. 'U-I-U', 'U-I-Genre-I-U', 'U-I-Entity-I-U', "
+        "'U-I-Entity:DIRECTED_BY|STARRING-I-U', 'U-I-I-U'; 'auto' = U-I-U plus one per feature label, "
+        "DBpedia entities and item-item links present in the export.",
+    )
+    max_neighbors: int = Field(32, gt=0, description="K: neighbours sampled per node at each metapath hop and "
+                               "kept per user in each metapath adjacency (bounds popular hubs).")
+    epochs: int = Field(300, gt=0, description="Maximum training epochs.")
+    patience: int = Field(20, gt=0, description="Early stopping: epochs without a lower loss.")
+    lr: float = Field(0.005, gt=0, description="Adam learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
+    attention_dim: int = Field(128, gt=0, description="Hidden size of the semantic-level attention.")
+    full_batch_max: int = Field(50_000, gt=0, description="Train full batch up to this many users, else mini-batches.")
+    batch_size: int = Field(4096, gt=0, description="Users per mini-batch on large graphs.")
+    item_features: Literal["embedding", "random"] = Field(
+        "embedding", description="Item features: Item.embedding, or a seeded random vector per item "
+        "(a documented fallback when `personarec embed items` has not run).")
+    model_dir: Path = Field(default_factory=lambda: default_home() / "personas",
+                            description="Where each run's trained encoder is saved (for cold-start inference).")
+    seed: int | None = Field(None, description="Training seed; default: the global seed.")
 
 
 class SessionConfig(_Section):
@@ -172,6 +209,12 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
         node = data
         for part in path[:-1]:
             node = node.setdefault(part, {})
+        # Lists and tables come as JSON (PERSONAREC_EVAL__SEEDS='[1, 2, 3]'); everything else as text.
+        if value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
         node[path[-1]] = value
     return data
 

@@ -46,3 +46,8 @@ def test_bad_values_give_one_clear_error(tmp_path: Path) -> None:
     unknown.write_text("[server]\nbolt_prot = 1\n")
     with pytest.raises(ConfigError, match="bolt_prot"):
         load_settings(unknown, env={})
+
+
+def test_list_values_from_env_as_json() -> None:
+    s = load_settings(env={"PERSONAREC_EVAL__SEEDS": "[1, 2, 3]"})
+    assert s.eval.seeds == [1, 2, 3]
