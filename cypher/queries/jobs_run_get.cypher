@@ -1,0 +1,4 @@
+// One RecommendationRun node's properties.
+// Params: $run.
+MATCH (r:RecommendationRun {id: $run})
+RETURN properties(r) AS run;
