@@ -36,6 +36,7 @@ PREFIXES: dict[str, str] = {
     "dct": "http://purl.org/dc/terms/",
     "dbp": "http://dbpedia.org/property/",
 }
+_SHADOWING_PREFIXES = ("dbpedia", "dbpprop")
 _DBA = ("dba", "dba")  # a fresh database's admin login; the server listens on loopback only
 _SAFE_PATH = re.compile(r"^[\w./ +@:,-]+$")
 
@@ -339,6 +340,8 @@ class ManagedVirtuoso:
             "rdf_loader_run ();",
             "checkpoint;",
             "DB.DBA.VT_INC_INDEX_DB_DBA_RDF_OBJ ();",
+            # A namespace URI keeps one prefix: Virtuoso's own 'dbpedia'/'dbpprop' would shadow dbr:/dbp:.
+            *(f"DB.DBA.XML_REMOVE_NS_BY_PREFIX ('{p}', 2);" for p in _SHADOWING_PREFIXES),
             *(f"DB.DBA.XML_SET_NS_DECL ('{p}', '{uri}', 2);" for p, uri in PREFIXES.items()),
             "checkpoint;",
         ]
