@@ -94,6 +94,7 @@ def enrich_dbpedia(graph: Graph, settings: Settings, dataset: str | None = None,
         summary.items = len(items)
         log.info("linking %d items to DBpedia at %s", len(items), client.endpoint)
         links = link_items(client, items, min_confidence=threshold, batch_size=cfg.link_batch, progress=progress)
+        log.info("linked %d of %d items; writing links", sum(l.linked for l in links), len(links))
         write_links(graph, items, links)
         linked = [l for l in links if l.linked]
         summary.linked = len(linked)
@@ -108,6 +109,7 @@ def enrich_dbpedia(graph: Graph, settings: Settings, dataset: str | None = None,
         for l in linked:
             items_of[l.uri].append(l.item_id)  # type: ignore[index]
         facts = fetch_facts(client, items_of, batch_size=cfg.fact_batch, progress=progress)
+        log.info("writing %d facts of %d resources", len(facts), len(items_of))
         fact_rows = [{"item": item, "rel": f.rel, "uri": f.obj, "label": entity_label(f)}
                      for f in facts for item in items_of[f.resource]]
         summary.facts = graph.write_batches("load/dbpedia_facts.cypher", fact_rows, batch_size=2000)
