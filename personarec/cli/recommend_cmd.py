@@ -1,0 +1,102 @@
+"""``personarec recommend``: batch recommendation runs, and listing, comparing and removing them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from personarec.cli.common import AppContext, pass_app, print_rows
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--dataset", default=None, help="Dataset (default: the only one in the graph).")
+@click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Items per user.")
+@click.option("--run", "run_id", default=None, help="Run id (default: <model>-<dataset>-<UTC time>). "
+              "Rerunning an id resumes it; a finished run is left as it is.")
+@click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="File of user ids, one a line (raw or <dataset>:<raw>); default: every user.")
+@click.option("--sessions", "sessions_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Anonymous sessions, one a line (item ids); results go to --parquet.")
+@click.option("--parquet", type=click.Path(file_okay=False), default=None,
+              help="Also write the run to this folder as Parquet parts.")
+@click.option("--no-neo4j", is_flag=True, help="Do not write to Neo4j (needs --parquet).")
+@click.option("--model", type=click.Choice(["auto", "popular", "two-stage"]), default="auto", show_default=True,
+              help="auto: two-stage when --model-dir is given, else most-popular.")
+@click.option("--model-dir", type=click.Path(file_okay=False), default=None,
+              help="Trained model set (TrainedModels.save); two-stage without models.pt there trains and saves.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Users per batch (one transaction each).")
+@click.option("--list", "list_", is_flag=True, help="List the recommendation runs and exit.")
+@click.option("--compare", nargs=2, metavar="RUN_A RUN_B", default=None,
+              help="Overlap of two runs (Jaccard and overlap@k per user, averaged) and exit.")
+@click.option("--remove", "remove", metavar="RUN", default=None, help="Delete a run's edges and node, and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_app
+def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, users_file: str | None,
+              sessions_file: str | None, parquet: str | None, no_neo4j: bool, model: str, model_dir: str | None,
+              batch_size: int, list_: bool, compare: tuple[str, str] | None, remove: str | None,
+              as_json: bool) -> None:
+    """Top-k recommendations for every user (or a list, or anonymous sessions) into Neo4j and/or Parquet."""
+    from personarec import jobs
+
+    graph = app.graph()
+    if list_:
+        print_rows(jobs.list_runs(graph), as_json)
+        return
+    if compare:
+        res = jobs.compare_runs(graph, *compare).as_dict()
+        if as_json:
+            click.echo(json.dumps(res))
+        else:
+            click.echo(f"{compare[0]} vs {compare[1]}: {res['users_both']} users in both "
+                       f"({res['users_only_a']} only in the first, {res['users_only_b']} only in the second); "
+                       f"mean Jaccard {res['jaccard']:.4f}, mean overlap@k {res['overlap_at_k']:.4f}, "
+                       f"same top-1 {res['same_top1']:.4f}")
+        return
+    if remove:
+        n = jobs.remove_run(graph, remove)
+        click.echo(json.dumps({"removed": remove, "edges": n}) if as_json else f"removed run {remove}: {n} edges")
+        return
+    if users_file and sessions_file:
+        raise click.UsageError("give --users or --sessions, not both.")
+    if no_neo4j and not parquet:
+        raise click.UsageError("--no-neo4j needs --parquet PATH.")
+    ds = jobs.resolve_dataset(graph, dataset)
+    recommender = jobs.build_recommender(graph, app.settings, ds, model, model_dir)
+    if sessions_file:
+        if not parquet:
+            raise click.UsageError("anonymous-session results go to Parquet: give --parquet PATH.")
+        summary = jobs.recommend_sessions(graph, app.settings, recommender, jobs.read_sessions_file(sessions_file),
+                                          run_id, dataset=ds, k=k, parquet=Path(parquet), neo4j=not no_neo4j,
+                                          infer_persona=_persona_inferrer(app, ds, recommender),
+                                          batch_size=batch_size)
+    else:
+        users = jobs.read_id_file(users_file) if users_file else None
+        summary = jobs.recommend(graph, app.settings, recommender, run_id, dataset=ds, users=users, k=k,
+                                 parquet=Path(parquet) if parquet else None, neo4j=not no_neo4j,
+                                 batch_size=batch_size)
+    click.echo(json.dumps(summary.as_dict()) if as_json else summary.line())
+
+
+def _persona_inferrer(app: AppContext, dataset: str, recommender: object):  # type: ignore[no-untyped-def]
+    """Cold-start personas for sessions when the model uses personas and a persona run exists."""
+    if getattr(getattr(recommender, "models", None), "persona", None) is None:
+        return None
+    from personarec.errors import PersonarecError
+    from personarec.persona.infer import infer_persona
+
+    graph = app.graph()
+
+    def infer(items: list[str]) -> list[float] | None:
+        try:
+            return infer_persona(graph, app.settings, items, dataset=dataset).tolist()
+        except PersonarecError as exc:  # no persona run, or no known item: plain SASRec candidates
+            log.warning("no persona for a session (%s)", exc)
+            return None
+
+    return infer
