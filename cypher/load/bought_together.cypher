@@ -1,0 +1,5 @@
+// (:Item)-[:BOUGHT_TOGETHER]->(:Item) from Amazon metadata. Rows: {src, dst}; links to items not loaded are dropped.
+UNWIND $rows AS row
+MATCH (a:Item {id: row.src})
+MATCH (b:Item {id: row.dst})
+MERGE (a)-[:BOUGHT_TOGETHER]->(b);
