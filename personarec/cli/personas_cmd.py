@@ -1,0 +1,147 @@
+"""``personarec personas train|show|similar|neighbourhood|explain|infer|runs``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from personarec.cli.common import AppContext, pass_app, print_rows
+
+_DATASET = click.option("--dataset", "-d", default=None,
+                        help="Dataset name; lets you give raw ids (42 instead of ml-100k:42).")
+
+
+def _key(raw: str, dataset: str | None) -> str:
+    """A Neo4j id from ``raw``: prefixed with ``<dataset>:`` when a dataset is given and it is not yet."""
+    return raw if not dataset or raw.startswith(f"{dataset}:") else f"{dataset}:{raw}"
+
+
+@click.group()
+def personas() -> None:
+    """User personas learned with HDGI on the knowledge graph (stored as User.persona)."""
+
+
+@personas.command()
+@_DATASET
+@click.option("--epochs", type=int, default=None, help="Maximum epochs (default: persona.epochs).")
+@click.option("--metapath", "metapaths", multiple=True,
+              help="Metapath, repeatable (e.g. U-I-U, U-I-Genre-I-U, U-I-Entity-I-U); default: persona.metapaths.")
+@click.option("--seed", type=int, default=None, help="Training seed (default: persona.seed or the global seed).")
+@click.option("--no-write", is_flag=True, help="Train and save the model, but do not write personas to Neo4j.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@pass_app
+def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: tuple[str, ...], seed: int | None,
+          no_write: bool, as_json: bool) -> None:
+    """Export the train-split KG, learn personas with HDGI and write them back in one transaction."""
+    from personarec.persona import train_personas
+
+    update: dict[str, object] = {}
+    if epochs is not None:
+        update["epochs"] = epochs
+    if metapaths:
+        update["metapaths"] = list(metapaths)
+    if seed is not None:
+        update["seed"] = seed
+    settings = app.settings.model_copy(update={"persona": app.settings.persona.model_copy(update=update)})
+    summary = train_personas(app.graph(), settings, dataset, write=not no_write,
+                             echo=None if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+        return
+    click.echo(f"run {summary.run_id}: {summary.users} personas of {settings.persona.dimensions} dims, "
+               f"version {summary.version}, best loss {summary.best_loss:.4f} (epoch {summary.best_epoch} of "
+               f"{summary.epochs})")
+    click.echo("metapath attention: " + ", ".join(f"{m} {a:.3f}" for m, a in zip(summary.metapaths,
+                                                                                 summary.attention)))
+    click.echo(f"model saved to {summary.model_path}")
+
+
+@personas.command()
+@click.argument("user")
+@_DATASET
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@pass_app
+def show(app: AppContext, user: str, dataset: str | None, as_json: bool) -> None:
+    """A user's persona: run, version, size, and the metapath attention of its run."""
+    from personarec.persona import PersonaError
+
+    rows = app.graph().query("queries/persona_show.cypher", {"id": _key(user, dataset)})
+    if not rows:
+        raise PersonaError(f"user {_key(user, dataset)} is not in the graph.")
+    if rows[0]["dims"] is None:
+        raise PersonaError(f"user {_key(user, dataset)} has no persona yet; run `personarec personas train`.")
+    print_rows(rows, as_json)
+
+
+@personas.command()
+@click.argument("user")
+@_DATASET
+@click.option("-k", "k", type=int, default=10, show_default=True, help="How many neighbours.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@pass_app
+def similar(app: AppContext, user: str, dataset: str | None, k: int, as_json: bool) -> None:
+    """Users with the most similar personas (vector index user_persona, cosine)."""
+    print_rows(app.graph().query("queries/persona_similar.cypher", {"id": _key(user, dataset), "k": k}), as_json)
+
+
+@personas.command()
+@click.argument("user")
+@_DATASET
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Persona neighbours to look at.")
+@click.option("--limit", type=int, default=15, show_default=True, help="Rows per table.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of tables.")
+@pass_app
+def neighbourhood(app: AppContext, user: str, dataset: str | None, k: int, limit: int, as_json: bool) -> None:
+    """Items and categories/genres/DBpedia entities that dominate a persona's neighbourhood."""
+    params = {"id": _key(user, dataset), "k": k, "limit": limit}
+    print_rows(app.graph().query("queries/persona_neighbourhood_items.cypher", params), as_json)
+    print_rows(app.graph().query("queries/persona_neighbourhood_features.cypher", params), as_json)
+
+
+@personas.command()
+@click.argument("user_a")
+@click.argument("user_b")
+@_DATASET
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@pass_app
+def explain(app: AppContext, user_a: str, user_b: str, dataset: str | None, limit: int, as_json: bool) -> None:
+    """What two users share along each metapath: why their personas are close."""
+    print_rows(app.graph().query("queries/persona_explain.cypher",
+                                 {"a": _key(user_a, dataset), "b": _key(user_b, dataset), "limit": limit}), as_json)
+
+
+@personas.command()
+@click.option("--items", required=True, help="Comma-separated item ids of the session (Item.id, or raw ids "
+              "with --dataset).")
+@_DATASET
+@click.option("--run", default=None, help="PersonaRun id (default: the latest run of the dataset).")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Similar users to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the persona and neighbours as JSON.")
+@pass_app
+def infer(app: AppContext, items: str, dataset: str | None, run: str | None, k: int, as_json: bool) -> None:
+    """Infer a persona for an anonymous session from its items (cold start), with the trained encoder."""
+    from personarec.persona import infer_persona
+
+    ids = [_key(i.strip(), dataset) for i in items.split(",") if i.strip()]
+    if not ids:
+        raise click.BadParameter("give at least one item id", param_hint="--items")
+    vec = infer_persona(app.graph(), app.settings, ids, dataset=dataset, run=run)
+    near = app.graph().query("queries/persona_similar_vector.cypher",
+                             {"vector": vec.tolist(), "k": k, "dataset": dataset})
+    if as_json:
+        click.echo(json.dumps({"items": ids, "persona": vec.tolist(), "similar": near}))
+        return
+    click.echo(f"persona of a {len(ids)}-item session: {vec.shape[0]} dims, norm {float((vec ** 2).sum()) ** 0.5:.3f}")
+    click.echo("users with the closest personas:")
+    print_rows(near)
+
+
+@personas.command()
+@click.option("--limit", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@pass_app
+def runs(app: AppContext, limit: int, as_json: bool) -> None:
+    """Persona runs, newest first."""
+    print_rows(app.graph().query("queries/persona_runs.cypher", {"limit": limit}), as_json)

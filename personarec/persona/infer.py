@@ -1,0 +1,134 @@
+"""Cold-start personas for users who are not in the graph (anonymous sessions).
+
+A new user is a new row of every metapath adjacency: their features are the mean embedding of the
+session's items (as for trained users, HDGI's input), their metapath neighbours are the users reached
+from those items along each metapath in Neo4j (at most ``K`` per hop, as in training), and the trained
+per-metapath GCNs and the run's semantic attention ``β`` give the persona (HDGI Eqs. 2 and 6,
+Ren et al. 2019, arXiv 1911.08538) — no retraining.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from personarec.config import Settings
+from personarec.graph.connection import Graph
+from personarec.graph.export import ENTITY_RELS, ITEM_RELS
+from personarec.persona.metapath import Metapath
+from personarec.persona.model import HDGI
+from personarec.persona.train import PersonaError, _small_op_threads
+
+log = logging.getLogger(__name__)
+
+#: Feature label -> the relationship types that reach it.
+_LABEL_RELS: dict[str, tuple[str, ...]] = {"Category": ("IN_CATEGORY",), "Brand": ("BY_BRAND",),
+                                           "Person": ("BY_AUTHOR",), "Genre": ("HAS_GENRE",),
+                                           "Attribute": ("HAS_ATTRIBUTE",), "Entity": ENTITY_RELS}
+
+
+class PersonaEncoder:
+    """A trained run's encoder, loaded from the file its ``PersonaRun.model_path`` names."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.model = HDGI(state["in_channels"], state["hidden_channels"], len(state["metapaths"]),
+                          state["attention_channels"])
+        self.model.load_state_dict(state["state_dict"])
+        self.model.eval()
+        self.metapaths = [Metapath(mp["name"], mp["kind"], mp["label"],
+                                   tuple(mp["rels"]) if mp["rels"] else None) for mp in state["metapaths"]]
+        self.beta = torch.tensor(state["beta"], dtype=torch.float32)
+        self.degrees = [d.float() for d in state["degrees"]]
+        self.user_index = {u: k for k, u in enumerate(state["user_ids"])}
+        self.user_x = state["user_x"].float()
+        self.k = int(state["max_neighbors"])
+        self.dataset: str | None = state["dataset"]
+        self.item_features: str = state["item_features"]
+        self.item_x = state["item_x"].float() if state.get("item_x") is not None else None
+        self.item_index = {i: k for k, i in enumerate(state["item_ids"])} if state.get("item_ids") else None
+
+    @classmethod
+    def load(cls, path: str | Path) -> PersonaEncoder:
+        return _load(str(path))
+
+    def item_features_of(self, graph: Graph, item_ids: list[str]) -> tuple[torch.Tensor, list[str]]:
+        """Features of the known session items (unknown ids are dropped) and the ids kept."""
+        if self.item_index is not None and self.item_x is not None:
+            kept = [i for i in item_ids if i in self.item_index]
+            rows = torch.tensor([self.item_index[i] for i in kept], dtype=torch.long)
+            return self.item_x[rows], kept
+        rows = graph.query("queries/persona_item_features.cypher", {"ids": item_ids})
+        kept = [r["id"] for r in rows if r["embedding"] is not None]
+        vecs = [r["embedding"] for r in rows if r["embedding"] is not None]
+        if not vecs:
+            return torch.empty(0, self.model.in_channels), []
+        return torch.tensor(np.asarray(vecs, dtype=np.float32)), kept
+
+    def neighbours(self, graph: Graph, mp: Metapath, item_ids: list[str]) -> list[str]:
+        """Users reached from the session items along ``mp`` (top ``K`` by path count), from Neo4j."""
+        params: dict[str, Any] = {"ids": item_ids, "k": self.k, "dataset": self.dataset}
+        if mp.kind == "uiu":
+            rows = graph.query("queries/persona_infer_uiu.cypher", params)
+        elif mp.kind == "items":
+            rows = graph.query("queries/persona_infer_links.cypher", {**params, "rels": list(mp.rels or ITEM_RELS)})
+        else:
+            rels = list(mp.rels or _LABEL_RELS[mp.label or ""])
+            rows = graph.query("queries/persona_infer_via.cypher", {**params, "rels": rels, "label": mp.label})
+        return [r["id"] for r in rows if r["id"] in self.user_index]
+
+    def infer(self, graph: Graph, item_ids: list[str]) -> np.ndarray:
+        """The persona of a user whose session holds ``item_ids``."""
+        with _small_op_threads(0), torch.no_grad():
+            return self._infer(graph, item_ids)
+
+    def _infer(self, graph: Graph, item_ids: list[str]) -> np.ndarray:
+        x_items, kept = self.item_features_of(graph, item_ids)
+        if not kept:
+            raise PersonaError("none of the session's items is in the graph with features; "
+                               "check the ids (e.g. 'ml-100k:50').")
+        x_new = x_items.mean(dim=0, keepdim=True)
+        hs = []
+        for j, (mp, gcn) in enumerate(zip(self.metapaths, self.model.gcns)):
+            nbrs = torch.tensor([self.user_index[u] for u in self.neighbours(graph, mp, kept)], dtype=torch.long)
+            d_new = float(len(nbrs) + 1)  # + self loop, as in training's D^-1/2 (B + I) D^-1/2
+            x = torch.cat([x_new, self.user_x[nbrs]], dim=0)
+            w = torch.cat([torch.tensor([1.0 / d_new]), 1.0 / torch.sqrt(d_new * self.degrees[j][nbrs])])
+            adj = torch.sparse_coo_tensor(torch.stack([torch.zeros(len(w), dtype=torch.long),
+                                                       torch.arange(len(w))]), w, (1, len(w)), check_invariants=False)
+            hs.append(gcn(x, adj))
+        stacked = torch.stack(hs, dim=0)  # [P, 1, C]
+        h = (self.beta.view(-1, 1, 1) * stacked).sum(dim=0)  # β of the run: attention is global
+        return h[0].numpy().astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> PersonaEncoder:
+    if not Path(path).is_file():
+        raise PersonaError(f"the trained persona model {path} is missing; run `personarec personas train` again.")
+    return PersonaEncoder(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def latest_run(graph: Graph, dataset: str | None = None, run: str | None = None) -> dict[str, Any]:
+    """The latest ``PersonaRun`` (of ``dataset``), or the run ``run``; raises when there is none."""
+    rows = graph.query("queries/persona_run.cypher", {"dataset": dataset, "run": run})
+    if not rows:
+        raise PersonaError("no persona run found; train personas first with `personarec personas train`.")
+    return rows[0]
+
+
+def infer_persona(graph: Graph, settings: Settings, item_ids: list[str], *, dataset: str | None = None,
+                  run: str | None = None) -> np.ndarray:
+    """Persona (``settings.persona.dimensions`` floats) for an anonymous session of ``item_ids`` (Item.id),
+    with the encoder of the latest persona run (of ``dataset``) or of run ``run``."""
+    info = latest_run(graph, dataset, run)
+    encoder = PersonaEncoder.load(info["model_path"])
+    vec = encoder.infer(graph, list(dict.fromkeys(item_ids)))
+    if vec.shape[0] != settings.persona.dimensions:
+        log.warning("run %s has %d-d personas, settings say %d", info["id"], vec.shape[0],
+                    settings.persona.dimensions)
+    return vec

@@ -1,0 +1,353 @@
+"""Train HDGI personas on the exported knowledge graph and write them back to Neo4j atomically.
+
+Entry point: :func:`train_personas` (``personarec personas train``). The steps are also usable on their
+own: :func:`prepare` (metapath adjacencies), :func:`fit` (training with early stopping),
+:func:`embed_all` (final personas and attention), :func:`write_back` (one transaction per run).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from personarec.config import Settings
+from personarec.errors import PersonarecError
+from personarec.graph.connection import Graph, translate_errors
+from personarec.graph.cypher import statement
+from personarec.graph.export import KGExport, export_graph
+from personarec.persona.metapath import (Metapath, hop_matrices, metapath_adjacency, normalize_adjacency,
+                                         resolve_metapaths)
+from personarec.persona.model import HDGI
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "HDGI"
+
+
+class PersonaError(PersonarecError):
+    """Personas cannot be trained, written or inferred."""
+
+
+@dataclass
+class PreparedGraph:
+    """What HDGI trains on: user features and one normalised adjacency per metapath.
+
+    Attributes:
+        x: user features ``[N, F]``.
+        adjs: ``Â^Φ`` per metapath (scipy CSR, ``N x N``).
+        degrees: the degrees used to normalise each ``Â^Φ`` (for cold-start inference).
+        metapaths: the metapaths, aligned with ``adjs``.
+        user_ids: Neo4j ids of the rows.
+    """
+
+    x: torch.Tensor
+    adjs: list[sp.csr_matrix]
+    degrees: list[np.ndarray]
+    metapaths: list[Metapath]
+    user_ids: list[str]
+
+
+@dataclass
+class FitResult:
+    """Training outcome: the best model state, the loss per epoch and the epoch of the best loss."""
+
+    model: HDGI
+    loss_curve: list[float]
+    best_epoch: int
+    best_loss: float
+    epoch_seconds: float
+
+
+@dataclass
+class PersonaRunSummary:
+    """What one ``personas train`` run did."""
+
+    run_id: str
+    version: int
+    dataset: str | None
+    users: int
+    items: int
+    metapaths: list[str]
+    attention: list[float]
+    edges: dict[str, int]
+    epochs: int
+    best_epoch: int
+    best_loss: float
+    loss_curve: list[float]
+    model_path: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prepare(export: KGExport, metapaths: list[str], k: int | None, seed: int) -> PreparedGraph:
+    """Resolve ``metapaths`` on ``export`` and compute each bounded, normalised adjacency."""
+    mps = resolve_metapaths(metapaths, export)
+    adjs, degs = [], []
+    for j, mp in enumerate(mps):
+        adj = metapath_adjacency(hop_matrices(export, mp), k=k, seed=seed + j)
+        norm, deg = normalize_adjacency(adj)
+        adjs.append(norm)
+        degs.append(deg)
+        log.info("metapath %s: %d edges (%.1f per user)", mp.name, adj.nnz, adj.nnz / max(adj.shape[0], 1))
+    return PreparedGraph(export.data["user"].x, adjs, degs, mps, export.ids["user"])
+
+
+def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:
+    m = m.tocoo()
+    idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), m.shape,
+                                   check_invariants=False).coalesce()
+
+
+def _batch(prep: PreparedGraph, rows: np.ndarray, perm: torch.Tensor | None
+           ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """Per metapath: the rows of ``Â^Φ`` for ``rows`` restricted to the columns they touch, those
+    columns' features, and (with ``perm``) the corrupted features ``X[perm]`` of the same columns."""
+    xs, xs_c, adjs = [], [], []
+    for adj in prep.adjs:
+        sub = adj[rows]
+        cols = np.unique(sub.indices)
+        remap = np.full(adj.shape[1], -1, dtype=np.int64)
+        remap[cols] = np.arange(len(cols))
+        sub = sp.csr_matrix((sub.data, remap[sub.indices], sub.indptr), shape=(len(rows), len(cols)))
+        adjs.append(_torch_csr(sub))
+        cols_t = torch.from_numpy(cols)
+        xs.append(prep.x[cols_t])
+        xs_c.append(prep.x[perm[cols_t]] if perm is not None else xs[-1])
+    return xs, xs_c, adjs
+
+
+@contextmanager
+def _small_op_threads(work: int, threshold: int = 5_000_000) -> Iterator[None]:
+    """One intra-op thread for small graphs: their tiny matmuls gain nothing from threads, and on a
+    shared, busy machine the thread hand-off costs 10-30x (measured: 60 users, 60 epochs, 20 s -> 0.7 s)."""
+    before = torch.get_num_threads()
+    if work < threshold:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool = True,
+        on_epoch: Callable[[int, float], None] | None = None) -> FitResult:
+    """Train HDGI with Adam and early stopping on the loss (patience); full batch up to
+    ``persona.full_batch_max`` users, else shuffled mini-batches of ``persona.batch_size`` users."""
+    with _small_op_threads(prep.x.numel()):
+        return _fit(prep, settings, seed=seed, progress=progress, on_epoch=on_epoch)
+
+
+def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
+         on_epoch: Callable[[int, float], None] | None) -> FitResult:
+    cfg = settings.persona
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = prep.x.shape[0]
+    model = HDGI(prep.x.shape[1], cfg.dimensions, len(prep.adjs), cfg.attention_dim)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batch = n if n <= cfg.full_batch_max else cfg.batch_size
+    full = batch >= n
+    fixed = _batch(prep, np.arange(n), None) if full else None  # reused every epoch on small graphs
+    fixed_cols = [torch.from_numpy(np.unique(a.indices)) for a in prep.adjs] if full else []
+    best, best_state, best_epoch, wait = float("inf"), copy.deepcopy(model.state_dict()), 0, 0
+    curve: list[float] = []
+    t0 = time.perf_counter()
+    bar = tqdm(range(cfg.epochs), desc="HDGI", unit=" epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(n, generator=gen)  # corruption: row-shuffle of X, adjacency kept
+        order = np.arange(n) if full else rng.permutation(n)
+        total, count = 0.0, 0
+        for start in range(0, n, batch):
+            rows = order[start:start + batch]
+            if fixed is not None:
+                xs, adjs = fixed[0], fixed[2]
+                xs_c = [prep.x[perm[cols]] for cols in fixed_cols]
+            else:
+                xs, xs_c, adjs = _batch(prep, rows, perm)
+            opt.zero_grad()
+            pos, neg, s = model(xs, xs_c, adjs)
+            loss = model.loss(pos, neg, s)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+            count += len(rows)
+        epoch_loss = total / count
+        curve.append(epoch_loss)
+        bar.set_postfix(loss=f"{epoch_loss:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_loss)
+        if epoch_loss < best - 1e-6:
+            best, best_epoch, wait = epoch_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                log.info("early stop at epoch %d (best %.4f at %d)", epoch, best, best_epoch)
+                break
+    bar.close()
+    model.load_state_dict(best_state)
+    secs = (time.perf_counter() - t0) / max(len(curve), 1)
+    return FitResult(model, curve, best_epoch, best, secs)
+
+
+@torch.no_grad()
+def embed_all(model: HDGI, prep: PreparedGraph, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Personas of every user and the metapath attention ``β`` computed over all users (Eqs. 4-6)."""
+    model.eval()
+    n = prep.x.shape[0]
+    hs = []
+    with _small_op_threads(prep.x.numel()):
+        for start in range(0, n, batch_size):
+            xs, _, adjs = _batch(prep, np.arange(start, min(n, start + batch_size)), None)
+            hs.append(model.metapath_embeddings(xs, adjs))
+        stacked = torch.cat(hs, dim=1)  # [P, N, C]
+        h, beta = model.attention(stacked)
+    return h.numpy().astype(np.float32), beta.numpy().astype(np.float64)
+
+
+def write_back(graph: Graph, user_ids: list[str], personas: np.ndarray, run: dict[str, Any],
+               batch_size: int = 2000) -> int:
+    """Write every persona and the ``PersonaRun`` node in **one** write transaction; returns the version.
+
+    All or nothing: a failure leaves the previous personas untouched. The transaction first takes the
+    exclusive lock of the ``PersonaState`` gate node and holds it until its commit is fully applied, so a
+    reader that takes the gate's read lock (:func:`read_personas`, ``queries/persona_snapshot.cypher``)
+    sees the complete old personas or the complete new ones, never a mix. (Neo4j reads are
+    read-committed: a plain scan *without* the lock can straddle the moment a commit is applied.)
+    Memory: the transaction state holds every persona on the server heap (~8 bytes per float), so
+    ~1M users x 64 floats need a heap of a few GB; raise ``server.heap`` for such graphs.
+    """
+    query, run_query = statement("load/persona_users.cypher"), statement("load/persona_run.cypher")
+    graph.query("load/persona_gate.cypher", read=False)  # committed first: readers must find it to lock it
+    with translate_errors(graph.uri), graph.driver.session(database=graph.database) as session:
+        with session.begin_transaction() as tx:
+            version = tx.run(statement("load/persona_begin.cypher"), run=run["id"]).single()["version"]
+            for start in tqdm(range(0, len(user_ids), batch_size), desc="write personas", unit=" batch",
+                              leave=False, disable=len(user_ids) <= batch_size):
+                rows = [{"id": uid, "persona": vec.tolist()} for uid, vec in
+                        zip(user_ids[start:start + batch_size], personas[start:start + batch_size])]
+                tx.run(query, rows=rows, version=version, run=run["id"]).consume()
+            tx.run(run_query, **{**run, "version": version}).consume()
+            tx.commit()
+    return version
+
+
+def read_personas(graph: Graph, dataset: str | None = None) -> tuple[list[str], np.ndarray, set[int]]:
+    """All personas of ``dataset`` as one consistent snapshot: ``(user ids, [N, D] matrix, versions)``.
+
+    Takes the read lock of the ``PersonaState`` gate (APOC core), so a concurrent write-back is seen
+    entirely or not at all.
+    """
+    ids: list[str] = []
+    vecs: list[list[float]] = []
+    versions: set[int] = set()
+    for row in graph.stream(statement("queries/persona_snapshot.cypher"), {"dataset": dataset}):
+        ids.append(row["id"])
+        vecs.append(row["persona"])
+        versions.add(row["version"])
+    return ids, np.asarray(vecs, dtype=np.float32), versions
+
+
+def _seed(settings: Settings) -> int:
+    return settings.persona.seed if settings.persona.seed is not None else settings.seed
+
+
+def save_model(path: Path, fitres: FitResult, prep: PreparedGraph, beta: np.ndarray, settings: Settings,
+               export: KGExport) -> None:
+    """Save what cold-start inference needs: weights, metapaths, β, degrees, user ids and features."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": MODEL_NAME,
+        "state_dict": fitres.model.state_dict(),
+        "in_channels": prep.x.shape[1],
+        "hidden_channels": settings.persona.dimensions,
+        "attention_channels": settings.persona.attention_dim,
+        "metapaths": [asdict(mp) for mp in prep.metapaths],
+        "beta": beta.tolist(),
+        "degrees": [torch.from_numpy(d) for d in prep.degrees],
+        "user_ids": prep.user_ids,
+        # float16 halves the file; features only feed one linear layer at inference
+        "user_x": prep.x.to(torch.float16),
+        "item_features": settings.persona.item_features,
+        "item_ids": export.ids["item"] if settings.persona.item_features == "random" else None,
+        "item_x": export.data["item"].x.to(torch.float16) if settings.persona.item_features == "random" else None,
+        "max_neighbors": settings.persona.max_neighbors,
+        "dataset": export.dataset,
+    }
+    torch.save(state, path)
+
+
+def train_personas(graph: Graph, settings: Settings, dataset: str | None = None, *, progress: bool = True,
+                   write: bool = True, export: KGExport | None = None,
+                   echo: Callable[[str], None] | None = None) -> PersonaRunSummary:
+    """Export the train-split KG, learn HDGI personas and write them back with a ``PersonaRun``.
+
+    Args:
+        graph: an open graph.
+        settings: ``settings.persona`` holds every hyper-parameter; ``settings.embed.dimensions`` sizes
+            the random-feature fallback.
+        dataset: train on this dataset's users only (``None``: all users).
+        progress: tqdm progress bars.
+        write: write personas and the run node to Neo4j (``False``: only train and save the model).
+        export: reuse an existing export instead of reading Neo4j again.
+        echo: where to report stage timings (e.g. ``click.echo``).
+    """
+    cfg, seed = settings.persona, _seed(settings)
+    say = echo or log.info
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    if export is None:
+        export = export_graph(graph, dataset, item_features=cfg.item_features,
+                              random_dim=settings.embed.dimensions, seed=seed, progress=progress)
+    times["export"] = time.perf_counter() - t
+    say(f"exported {len(export.ids['user'])} users, {len(export.ids['item'])} items, "
+        f"{export.data['user', 'interacted', 'item'].edge_index.shape[1]} train edges in {times['export']:.1f} s")
+    t = time.perf_counter()
+    prep = prepare(export, cfg.metapaths, cfg.max_neighbors, seed)
+    times["metapaths"] = time.perf_counter() - t
+    edges = {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)}
+    say(f"metapaths ({times['metapaths']:.1f} s): " + ", ".join(f"{k} {v}" for k, v in edges.items()))
+    t = time.perf_counter()
+    fitres = fit(prep, settings, seed=seed, progress=progress)
+    times["train"] = time.perf_counter() - t
+    personas, beta = embed_all(fitres.model, prep)
+    say(f"trained {len(fitres.loss_curve)} epochs in {times['train']:.1f} s; best loss "
+        f"{fitres.best_loss:.4f} at epoch {fitres.best_epoch}")
+    run_id = f"hdgi-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    model_path = cfg.model_dir / f"{run_id}.pt"
+    save_model(model_path, fitres, prep, beta, settings, export)
+    version = 0
+    if write:
+        t = time.perf_counter()
+        run = {"id": run_id, "model": MODEL_NAME, "dataset": dataset,
+               "config": json.dumps({**cfg.model_dump(mode="json"), "seed": seed}, sort_keys=True),
+               "loss_curve": [float(v) for v in fitres.loss_curve],
+               "metapaths": [mp.name for mp in prep.metapaths], "attention": [float(b) for b in beta],
+               "users": len(prep.user_ids), "epochs": len(fitres.loss_curve), "best_loss": fitres.best_loss,
+               "model_path": str(model_path)}
+        version = write_back(graph, prep.user_ids, personas, run)
+        times["write"] = time.perf_counter() - t
+        say(f"wrote {len(prep.user_ids)} personas (version {version}, run {run_id}) in {times['write']:.1f} s")
+    return PersonaRunSummary(run_id=run_id, version=version, dataset=dataset, users=len(prep.user_ids),
+                             items=len(export.ids["item"]), metapaths=[mp.name for mp in prep.metapaths],
+                             attention=[float(b) for b in beta], edges=edges, epochs=len(fitres.loss_curve),
+                             best_epoch=fitres.best_epoch, best_loss=fitres.best_loss,
+                             loss_curve=fitres.loss_curve, model_path=str(model_path), seconds=times)
