@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from loaders.dbpedia import queries
 from loaders.dbpedia.sparql import SparqlClient, sparql_iri, sparql_literal
-from loaders.dbpedia.text import (first_year, fold, normalize, split_label, suffix_kind, title_variants,
-                                  words)
+from loaders.dbpedia.text import (first_year, fold, normalize, split_label, suffix_kind, title_heads,
+                                  title_variants, words)
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,16 @@ class LinkStats:
 
 
 # --------------------------------------------------------------------------- scoring
-def title_score(variants: Sequence[str], label: str) -> float:
-    """How well a label's base (suffix removed) matches the best title variant, in [0, 1]."""
+def title_score(variants: Sequence[str], label: str, heads: Sequence[str] = ()) -> float:
+    """How well a label's base (suffix removed) matches the best title variant, in [0, 1].
+
+    ``heads`` (titles without their subtitle) count 0.9 when equal: a weaker sign than the full title.
+    """
     base, _, _ = split_label(label)
     key = normalize(base)
     if not key:
         return 0.0
-    best = 0.0
+    best = 0.9 if any(normalize(h) == key for h in heads) else 0.0
     for v in variants:
         nv = normalize(v)
         if not nv:
@@ -120,8 +123,20 @@ def title_score(variants: Sequence[str], label: str) -> float:
             best = max(best, 0.88)
             continue
         ratio = difflib.SequenceMatcher(None, nv, key).ratio()
-        best = max(best, ratio if ratio >= 0.9 else ratio * 0.8)
+        best = max(best, ratio if ratio >= 0.9 and _spelling_variant(nv, key) else ratio * 0.8)
     return best
+
+
+def _spelling_variant(a: str, b: str) -> bool:
+    """True when two keys differ only inside long words ("colors"/"colours"), never by a short word
+    ("Story of O" is not "Story of B") nor by a word more or less."""
+    ta, tb = a.split(), b.split()
+    if len(ta) != len(tb):
+        return False
+    for x, y in zip(ta, tb):
+        if x != y and (min(len(x), len(y)) < 4 or difflib.SequenceMatcher(None, x, y).ratio() < 0.8):
+            return False
+    return True
 
 
 def year_factor(item_year: int | None, cand_year: int | None) -> float:
@@ -150,7 +165,8 @@ def score(item: ItemRef, cand: Candidate) -> float:
     # The title itself may hold a year ("2001: A Space Odyssey is a 1968 film"): skip it in the abstract.
     abstract = cand.abstract.replace(base, " ") if cand.abstract else None
     cand_year = label_year if label_year is not None else first_year(abstract)
-    value = title_score(title_variants(item.title), cand.label) * year_factor(item.year, cand_year)
+    value = (title_score(title_variants(item.title), cand.label, title_heads(item.title))
+             * year_factor(item.year, cand_year))
     return round(min(1.0, value * people_factor(item.people, cand.people)), 4)
 
 
@@ -179,7 +195,7 @@ def decide(item: ItemRef, candidates: Iterable[Candidate], min_confidence: float
 def _lookup_labels(item: ItemRef) -> list[str]:
     y = item.year
     labels: list[str] = []
-    for v in title_variants(item.title)[:_MAX_VARIANTS]:
+    for v in [*title_variants(item.title)[:_MAX_VARIANTS], *title_heads(item.title)[:2]]:
         for suffix in _SUFFIXES.get(item.kind, ("",)):
             if "{y" in suffix and y is None:
                 continue
@@ -205,10 +221,16 @@ def label_candidates(client: SparqlClient, items: Sequence[ItemRef]) -> dict[int
     """Stage 1 for one batch of items of one kind: candidates keyed by the item's index in ``items``."""
     kind = items[0].kind
     rdf_type, people = KIND_TYPES[kind]
-    rows = "\n".join(f"    ({i} {sparql_literal(label, 'en')})" for i, item in enumerate(items)
-                     for label in _lookup_labels(item))
+    owners: dict[str, list[int]] = defaultdict(list)  # one label may serve several items
+    for i, item in enumerate(items):
+        for label in _lookup_labels(item):
+            if i not in owners[label]:
+                owners[label].append(i)
+    rows = "\n".join(f"    {sparql_literal(label, 'en')}" for label in owners)
     query = queries.LABEL_CANDIDATES.format(rows=rows, type=sparql_iri(rdf_type), people=sparql_iri(people))
-    return _parse(client.select(query), "label")
+    answer = client.select(query)
+    keyed = [{**row, "key": str(i)} for row in answer for i in owners.get(row.get("lookup", ""), [])]
+    return _parse(keyed, "label")
 
 
 def _fulltext_expr(item: ItemRef) -> str | None:

@@ -15,12 +15,14 @@ PREFIX dct: <http://purl.org/dc/terms/>
 """
 
 #: Candidates by exact label (or the label of a redirect page), many items per request.
-#: ``{rows}``: lines ``(<int key> "label"@en)``; ``{type}``: the class IRI; ``{people}``: the IRI of the
-#: property naming the item's maker (dbo:director, dbo:author) for the people check.
-LABEL_CANDIDATES = PREFIXES + """SELECT ?key ?res ?label (SAMPLE(?head) AS ?abstract)
+#: ``{rows}``: ``"label"@en`` literals; ``{type}``: the class IRI; ``{people}``: the IRI of the
+#: property naming the item's maker (dbo:director, dbo:author) for the people check. The answer names
+#: the ``?lookup`` label, mapped back to items by the caller: a one-variable VALUES, because Virtuoso
+#: 7.2 plans ``VALUES (?key ?lookup)`` pairs as a scan (seconds, and rows lost) instead of index lookups.
+LABEL_CANDIDATES = PREFIXES + """SELECT ?lookup ?res ?label (SAMPLE(?head) AS ?abstract)
        (GROUP_CONCAT(DISTINCT ?pname; separator="|") AS ?people)
 WHERE {{
-  VALUES (?key ?lookup) {{
+  VALUES ?lookup {{
 {rows}
   }}
   {{ ?res rdfs:label ?lookup }} UNION {{ ?redirect rdfs:label ?lookup . ?redirect dbo:wikiPageRedirects ?res }}
@@ -30,7 +32,7 @@ WHERE {{
   OPTIONAL {{ ?res dbo:abstract ?abs . FILTER (lang(?abs) = "en") BIND (SUBSTR(STR(?abs), 1, 400) AS ?head) }}
   OPTIONAL {{ ?res {people} ?p . ?p rdfs:label ?pname . FILTER (lang(?pname) = "en") }}
 }}
-GROUP BY ?key ?res ?label
+GROUP BY ?lookup ?res ?label
 """
 
 #: One branch of :data:`FULLTEXT_CANDIDATES` per item: ``{key}`` int, ``{expr}`` a bif:contains literal.

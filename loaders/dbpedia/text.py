@@ -76,6 +76,26 @@ def title_variants(title: str) -> list[str]:
     return out
 
 
+_SEQUEL = re.compile(r"^\s*(?:part|episode|chapter|vol(?:ume)?|book|act|[ivxlc]+\b|\d)", re.IGNORECASE)
+
+
+def title_heads(title: str) -> list[str]:
+    """Main titles without a subtitle: ``"Against Our Will: Men, Women, and Rape"`` -> ``["Against Our Will"]``.
+
+    A remainder that marks a sequel or a part ("Part II", "Episode IV", "2") is kept, since there
+    the head names another work ("The Godfather: Part II" is not "The Godfather").
+    """
+    heads: list[str] = []
+    for form in title_variants(title):
+        for sep in (":", " - ", " – "):
+            if sep in form:
+                head, rest = (p.strip() for p in form.split(sep, 1))
+                if len(head) > 3 and not _SEQUEL.match(rest) and head not in heads:
+                    heads.append(head)
+                break
+    return heads
+
+
 def split_label(label: str) -> tuple[str, str | None, int | None]:
     """``"Richard III (1995 film)"`` -> ``("Richard III", "1995 film", 1995)``; no suffix -> (label, None, None)."""
     m = _DISAMBIG.match(label.strip())

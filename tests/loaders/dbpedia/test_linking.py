@@ -6,7 +6,7 @@ import pytest
 
 from loaders.dbpedia.linking import Candidate, ItemRef, decide, link_items, score
 from loaders.dbpedia.sparql import SparqlClient
-from loaders.dbpedia.text import move_article, normalize, split_label, title_variants
+from loaders.dbpedia.text import move_article, normalize, split_label, title_heads, title_variants
 
 DBR = "http://dbpedia.org/resource/"
 
@@ -23,6 +23,9 @@ def test_title_forms() -> None:
     assert split_label("Toy Story") == ("Toy Story", None, None)
     assert normalize("Misérables, Les") == normalize("miserables les")
     assert normalize("Beauty & the Beast") == "beauty and the beast"
+    assert title_heads("Against Our Will: Men, Women, and Rape") == ["Against Our Will"]
+    assert title_heads("Godfather: Part II, The") == []  # a sequel is not its head
+    assert title_heads("Star Wars: Episode IV") == []
 
 
 def test_scoring_uses_year_and_refuses_ambiguity() -> None:
