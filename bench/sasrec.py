@@ -1,0 +1,91 @@
+"""Benchmark: our SASRec (Kang & McAuley 2018, full-softmax CE) under the pinned protocol, without Neo4j.
+
+Reads the dataset with the project's own loaders, splits it leave-one-out (checking the split
+fingerprint of ``../shared/DESIGN.md``), trains SASRec with RecBole's defaults, and prints one JSON
+object: full-ranking test metrics (history masked), seconds per epoch, best epoch, and the time to
+reach the best validation NDCG@10. Also reports most-popular as the protocol check.
+
+    nice .venv/bin/python bench/sasrec.py --dataset ml-100k [--epochs 200] [--out bench/results/x.json]
+    nice .venv/bin/python bench/sasrec.py --dataset beauty --valid-users 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from loaders.movielens import read_ratings  # noqa: E402
+from loaders.sequences import read_sequences  # noqa: E402
+from personarec.load.splits import leave_one_out  # noqa: E402
+from personarec.session.data import SequenceData, from_split  # noqa: E402
+from personarec.session.popular import MostPopular  # noqa: E402
+from personarec.session.sasrec import SASRec, SASRecConfig  # noqa: E402
+
+FINGERPRINTS = {"ml-100k": "8db20a8f58eff3f53c69381d62b3114c", "beauty": "28750bda8b349621d54e9f5865ebd135"}
+
+
+def load(dataset: str, data_dir: Path) -> SequenceData:
+    """The dataset as :class:`SequenceData`, via the loaders' parsers and leave-one-out split."""
+    if dataset == "ml-100k":
+        split = leave_one_out(read_ratings(data_dir / "movielens-100k"))
+    elif dataset == "beauty":
+        split = leave_one_out(read_sequences(data_dir / "amazon" / "s3rec-beauty" / "Beauty.txt"))
+    else:
+        raise SystemExit(f"unknown dataset {dataset!r}: ml-100k or beauty")
+    if split.fingerprint != FINGERPRINTS[dataset]:
+        raise SystemExit(f"split fingerprint {split.fingerprint} differs from the pinned one")
+    return from_split(dataset, split)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(os.environ.get("PERSONAREC_DATA_DIR", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--valid-users", type=int, default=None)
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds of training at most")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    data = load(args.dataset, args.data_dir)
+    pop = MostPopular().train(data)
+    cfg = SASRecConfig(epochs=args.epochs, patience=args.patience, seed=args.seed,
+                       valid_users=args.valid_users, time_limit_s=args.time_limit, progress=False)
+    t0 = time.perf_counter()
+    model = SASRec(cfg).train(data)
+    train_s = time.perf_counter() - t0
+    best = model.history_[model.best_epoch_]
+    result = {
+        "dataset": args.dataset, "users": data.n_users, "items": data.n_items,
+        "protocol": "leave-one-out, full ranking, history masked (train+valid for test), target never masked",
+        "most_popular_test": pop.evaluate(data, "test"),
+        "sasrec_test": model.evaluate(data, "test"),
+        "sasrec_valid": model.evaluate(data, "valid"),
+        "epochs_run": len(model.history_), "best_epoch": model.best_epoch_,
+        "seconds_per_epoch_train": model.epoch_seconds_,
+        "seconds_to_best_valid_incl_eval": best["elapsed_s"], "train_seconds_total": train_s,
+        "config": cfg.model_dump(), "torch_threads": cfg.threads, "machine": platform.processor() or platform.machine(),
+        "curve": [{k: round(v, 5) for k, v in h.items()} for h in model.history_],
+    }
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Two-stage recommendation: persona-SASRec candidates, SASRec reranking (arXiv 2604.06928, §3.4).
+
+The candidate generator keeps its top-``k`` items (100 by default, as in the paper and in CoT-Rec,
+arXiv 2502.13845); the base SASRec re-scores only those to emphasise short-term intent, and the
+final list is the candidates sorted by that score, or by a fusion of both scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def top_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` columns per row of already-masked ``scores``, ties to the lower index: (items, scores).
+
+    A stable descending sort gives the same order as :func:`personarec.eval.metrics.target_ranks`.
+    """
+    k = min(k, scores.shape[1])
+    values, items = torch.sort(scores, dim=1, descending=True, stable=True)
+    return items[:, :k], values[:, :k]
+
+
+def _zscore(x: torch.Tensor) -> torch.Tensor:
+    finite = torch.isfinite(x)
+    x = torch.where(finite, x, torch.zeros_like(x))
+    n = finite.sum(1, keepdim=True).clamp(min=1)
+    mean = x.sum(1, keepdim=True) / n
+    var = ((x - mean) ** 2 * finite).sum(1, keepdim=True) / n
+    z = (x - mean) / (var.sqrt() + 1e-8)
+    return torch.where(finite, z, torch.full_like(z, float("-inf")))
+
+
+def rerank(cand_items: torch.Tensor, cand_scores: torch.Tensor, ranker_scores: torch.Tensor,
+           fusion: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reorder candidates by the ranker's score, optionally fused with the generator's score.
+
+    Args:
+        cand_items: (B, k) candidate item indices, generator order.
+        cand_scores: (B, k) generator scores of the candidates (-inf for padding candidates).
+        ranker_scores: (B, n_items + 1) scores of the reranker (base SASRec) over all items.
+        fusion: weight of the generator in ``(1 - w) * z(ranker) + w * z(generator)`` where ``z``
+            standardises each score within the user's candidate list; 0 = pure SASRec rerank.
+
+    Returns:
+        (items, scores): (B, k) candidates in the final order and their final scores.
+    """
+    r = ranker_scores.gather(1, cand_items)
+    r = torch.where(torch.isfinite(cand_scores), r, torch.full_like(r, float("-inf")))
+    final = r if fusion == 0.0 else (1.0 - fusion) * _zscore(r) + fusion * _zscore(cand_scores)
+    # stable sort on the final score keeps generator order among exact ties
+    order = torch.sort(final, dim=1, descending=True, stable=True).indices
+    return cand_items.gather(1, order), final.gather(1, order)
+
+
+def two_stage_ranks(gen_ranks: np.ndarray, cand_items: torch.Tensor, final_items: torch.Tensor,
+                    targets: torch.Tensor) -> np.ndarray:
+    """0-based rank of each target in the two-stage list.
+
+    A target inside the candidates takes its position in the reranked list; outside, its rank stays
+    the generator's (everything after the candidates keeps the generator order), so HR@k for k ≥ the
+    candidate count equals the generator's.
+    """
+    k = cand_items.shape[1]
+    pos = (final_items == targets[:, None]).int().argmax(1).numpy()
+    inside = (cand_items == targets[:, None]).any(1).numpy()
+    return np.where(inside & (gen_ranks < k), pos, gen_ranks)

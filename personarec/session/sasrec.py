@@ -1,0 +1,361 @@
+"""SASRec (Kang & McAuley 2018) with an optional user token and LLM item initialisation.
+
+One class covers three models of arXiv 2604.06928's table:
+
+* plain SASRec — ID item embeddings, no user token;
+* SASRec + a user vector derived from the session history (the paper's baseline);
+* persona-SASRec, the candidate generator — the user's persona enters as a prepended token (a linear
+  projection), and item embeddings start from the LLM text embeddings projected to the hidden size
+  (the pattern of CoT-Rec, arXiv 2502.13845).
+
+Training uses full-softmax cross-entropy over all items at every position of a window (not the
+original one-negative BCE, and not RecBole's one-prefix-per-sample expansion): each user's train
+sequence is cut into windows of ``max_len + 1`` items, so one step trains every target of the window
+at once. Windows are bucketed by length so short Amazon sessions do not pay for padding. Early
+stopping on validation NDCG@10 under full ranking with the train history masked.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from tqdm.auto import tqdm
+
+from personarec.eval.metrics import mask_history, metrics_from_ranks, target_ranks
+from personarec.session.data import SequenceData
+
+log = logging.getLogger(__name__)
+
+
+class SASRecConfig(BaseModel):
+    """Hyper-parameters; defaults follow RecBole's SASRec (2 layers, 2 heads, hidden 64, dropout 0.5)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: int = Field(64, gt=0, description="Hidden size (item and position embeddings).")
+    layers: int = Field(2, gt=0, description="Transformer blocks.")
+    heads: int = Field(2, gt=0, description="Attention heads.")
+    inner: int = Field(256, gt=0, description="Feed-forward inner size.")
+    dropout: float = Field(0.5, ge=0, lt=1, description="Hidden dropout (embeddings, feed-forward).")
+    attn_dropout: float = Field(0.5, ge=0, lt=1, description="Attention-weight dropout.")
+    max_len: int = Field(50, gt=0, description="Session length: the most recent interactions the model sees.")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
+    batch_size: int = Field(1024, gt=0, description="Predicted positions (targets) per training step, about "
+                            "RecBole's 2048 prefixes per batch halved: more steps per epoch on small data.")
+    epochs: int = Field(200, gt=0, description="Maximum epochs.")
+    patience: int = Field(10, ge=1, description="Stop after this many evaluations without a better validation NDCG@10.")
+    time_limit_s: float | None = Field(None, gt=0, description="Stop training after this many seconds.")
+    seed: int = Field(2020, description="Seed for initialisation, shuffling and dropout.")
+    threads: int = Field(1, gt=0, description="torch CPU threads; 1 is fastest on the shared 2-core build machines.")
+    eval_batch: int = Field(1024, gt=0, description="Users per full-ranking evaluation batch.")
+    valid_users: int | None = Field(None, gt=0, description="Early-stop on a fixed random sample of this many "
+                                    "validation users (None: all); the final numbers always use all users.")
+    progress: bool = Field(True, description="Show a tqdm bar over epochs.")
+
+
+class SASRecNet(nn.Module):
+    """The network: item (+ optional LLM-projected) and position embeddings, causal Transformer.
+
+    Args:
+        n_items: number of real items (embedding rows ``n_items + 1``; row 0 is padding).
+        cfg: hyper-parameters.
+        user_dim: size of the user vector that becomes the prepended token; ``None`` for no token.
+        item_text: (n_items + 1, d) LLM item embeddings (row 0 padding), or ``None`` for ID embeddings only.
+    """
+
+    def __init__(self, n_items: int, cfg: SASRecConfig, user_dim: int | None = None,
+                 item_text: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.n_items = n_items
+        self.max_len = cfg.max_len
+        self.item_emb = nn.Embedding(n_items + 1, cfg.hidden, padding_idx=0)
+        self.pos_emb = nn.Embedding(cfg.max_len + 1, cfg.hidden)  # +1: room for the user token
+        self.user_proj = nn.Linear(user_dim, cfg.hidden) if user_dim else None
+        if item_text is not None:
+            self.register_buffer("item_text", item_text.float())
+            self.item_proj: nn.Linear | None = nn.Linear(item_text.shape[1], cfg.hidden)
+        else:
+            self.item_text = None
+            self.item_proj = None
+        self.norm = nn.LayerNorm(cfg.hidden, eps=1e-12)
+        self.drop = nn.Dropout(cfg.dropout)
+        layer = nn.TransformerEncoderLayer(cfg.hidden, cfg.heads, cfg.inner, cfg.dropout, activation="gelu",
+                                           batch_first=True, layer_norm_eps=1e-12)
+        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        if cfg.attn_dropout != cfg.dropout:
+            for blk in self.encoder.layers:
+                blk.self_attn.dropout = cfg.attn_dropout
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """RecBole's initialisation: normal(0, 0.02) weights, zero biases, unit LayerNorm."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.MultiheadAttention):
+                nn.init.normal_(m.in_proj_weight, 0.0, 0.02)
+                nn.init.zeros_(m.in_proj_bias)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+
+    def item_table(self) -> torch.Tensor:
+        """(n_items + 1, hidden) output/input item embeddings: ID part plus projected LLM part."""
+        table = self.item_emb.weight
+        if self.item_proj is not None and self.item_text is not None:
+            table = table + self.item_proj(self.item_text)
+        return table
+
+    def forward(self, seqs: torch.Tensor, user_vecs: torch.Tensor | None = None,
+                table: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden states (B, L, hidden) for right-padded item sequences (B, L); position t has seen items ≤ t."""
+        table = self.item_table() if table is None else table
+        x = table[seqs] * (seqs > 0).unsqueeze(-1)
+        if self.user_proj is not None:
+            if user_vecs is None:
+                raise ValueError("this model was trained with a user token; pass user vectors.")
+            x = torch.cat([self.user_proj(user_vecs).unsqueeze(1), x], dim=1)
+        length = x.shape[1]
+        x = x + self.pos_emb(torch.arange(length, device=x.device))[None]
+        x = self.drop(self.norm(x))
+        # Right padding + causal mask: real positions never see padding, so no row is fully masked.
+        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=x.device), diagonal=1)
+        h = self.encoder(x, mask=causal, is_causal=True)
+        return h[:, 1:] if self.user_proj is not None else h
+
+
+def _windows(data: SequenceData, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut train sequences into windows of ≤ max_len + 1 items so every train target is predicted once.
+
+    Returns (inputs, targets, users): right-padded (W, max_len) arrays and the user of each window.
+    """
+    inputs, targets, users = [], [], []
+    for u in range(data.n_users):
+        s = data.train_sequence(u)
+        for end in range(len(s), 1, -max_len):
+            chunk = s[max(0, end - max_len - 1):end]
+            inputs.append(chunk[:-1])
+            targets.append(chunk[1:])
+            users.append(u)
+    n = len(inputs)
+    x = np.zeros((n, max_len), dtype=np.int64)
+    y = np.zeros((n, max_len), dtype=np.int64)
+    for k, (a, b) in enumerate(zip(inputs, targets)):
+        x[k, :len(a)] = a
+        y[k, :len(b)] = b
+    return x, y, np.asarray(users, dtype=np.int64)
+
+
+def _pad(sessions: Sequence[np.ndarray], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad the last ``max_len`` items of each session; returns (seqs, index of the last item)."""
+    sessions = [np.asarray(s, dtype=np.int64)[-max_len:] for s in sessions]
+    width = max(1, max(len(s) for s in sessions))
+    out = np.zeros((len(sessions), width), dtype=np.int64)
+    for k, s in enumerate(sessions):
+        out[k, :len(s)] = s
+    last = np.array([max(len(s), 1) - 1 for s in sessions], dtype=np.int64)
+    return torch.from_numpy(out), torch.from_numpy(last)
+
+
+class SASRec:
+    """SASRec component (LensKit style): configure, :meth:`train`, then :meth:`score_sessions`.
+
+    Learned state (after :meth:`train`): ``net_``, ``user_mean_``/``user_std_`` (user-vector
+    standardisation), ``history_`` (per-epoch validation NDCG@10 and seconds), ``best_epoch_``,
+    ``epoch_seconds_``.
+    """
+
+    def __init__(self, config: SASRecConfig | None = None, **kwargs: Any) -> None:
+        self.config = config or SASRecConfig(**kwargs)
+        self.net_: SASRecNet | None = None
+        self.user_mean_: np.ndarray | None = None
+        self.user_std_: np.ndarray | None = None
+        self.history_: list[dict[str, float]] = []
+        self.best_epoch_: int = -1
+        self.epoch_seconds_: float = float("nan")
+
+    # ------------------------------------------------------------------ training
+    def train(self, data: SequenceData, user_vectors: np.ndarray | None = None,
+              item_vectors: np.ndarray | None = None) -> SASRec:
+        """Fit on the train split of ``data``; early-stop on validation NDCG@10 (full ranking, train masked).
+
+        Args:
+            data: the sequences (train split used for fitting, valid split for early stopping).
+            user_vectors: (n_users, d) vectors that become the prepended user token (persona or history
+                vector), or ``None`` for plain SASRec.
+            item_vectors: (n_items + 1, d') LLM item embeddings to initialise items from, or ``None``.
+        """
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        users_t = None
+        if user_vectors is not None:
+            self.user_mean_ = user_vectors.mean(0)
+            self.user_std_ = user_vectors.std(0) + 1e-6  # personas come at any scale: standardise them
+            users_t = torch.from_numpy(((user_vectors - self.user_mean_) / self.user_std_).astype(np.float32))
+        text = None
+        if item_vectors is not None:
+            text = torch.from_numpy(item_vectors.astype(np.float32))
+            text = text / (text[1:].std() + 1e-8)
+        self.net_ = net = SASRecNet(data.n_items, cfg, None if users_t is None else users_t.shape[1], text)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+        x_all, y_all, u_all = _windows(data, cfg.max_len)
+        if len(x_all) == 0:
+            raise ValueError("no user has two or more train interactions; nothing to learn from.")
+        lengths = (y_all > 0).sum(1)
+        order = np.argsort(lengths, kind="stable")  # bucket by length: trim padding per batch
+        # batches of similar-length windows holding about batch_size targets each
+        batches, cur, filled = [], [], 0
+        for w in order:
+            cur.append(w)
+            filled += int(lengths[w])
+            if filled >= cfg.batch_size:
+                batches.append(np.asarray(cur))
+                cur, filled = [], 0
+        if cur:
+            batches.append(np.asarray(cur))
+        valid_users = data.eval_users("valid")
+        if cfg.valid_users and cfg.valid_users < valid_users.size:
+            # a fixed sample keeps epochs cheap on large catalogues; same sample every epoch
+            valid_users = np.sort(rng.choice(valid_users, cfg.valid_users, replace=False))
+        best, best_state, since = -1.0, None, 0
+        self.history_ = []
+        started = time.perf_counter()
+        bar = tqdm(range(cfg.epochs), desc="SASRec", disable=not cfg.progress, leave=False)
+        for epoch in bar:
+            net.train()
+            t0 = time.perf_counter()
+            total = 0.0
+            for b in rng.permutation(len(batches)):
+                idx = batches[b]
+                width = int(lengths[idx].max())
+                x = torch.from_numpy(x_all[idx, :width])
+                y = torch.from_numpy(y_all[idx, :width])
+                uv = users_t[torch.from_numpy(u_all[idx])] if users_t is not None else None
+                table = net.item_table()
+                h = net(x, uv, table)
+                keep = y > 0
+                logits = h[keep] @ table.T  # full softmax over every item, all positions at once
+                loss = nn.functional.cross_entropy(logits, y[keep])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * int(keep.sum())
+            train_s = time.perf_counter() - t0
+            ndcg = self.evaluate(data, "valid", users=valid_users, user_vectors=user_vectors)["NDCG@10"] \
+                if valid_users.size else -float(total)
+            self.history_.append({"epoch": epoch, "loss": total / max(1, int(lengths.sum())),
+                                  "valid_ndcg10": ndcg, "train_s": train_s,
+                                  "elapsed_s": time.perf_counter() - started})
+            bar.set_postfix(loss=f"{total / max(1, int(lengths.sum())):.3f}", ndcg=f"{ndcg:.4f}")
+            if ndcg > best:
+                best, best_state, since, self.best_epoch_ = ndcg, copy.deepcopy(net.state_dict()), 0, epoch
+            else:
+                since += 1
+            if since >= cfg.patience:
+                break
+            if cfg.time_limit_s and time.perf_counter() - started > cfg.time_limit_s:
+                log.info("SASRec: time limit reached after %d epochs", epoch + 1)
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self.epoch_seconds_ = float(np.mean([h["train_s"] for h in self.history_]))
+        log.info("SASRec: best valid NDCG@10 %.4f at epoch %d; %.2f s/epoch", best, self.best_epoch_,
+                 self.epoch_seconds_)
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _user_tensor(self, user_vectors: np.ndarray | None) -> torch.Tensor | None:
+        if self.net_ is None:
+            raise RuntimeError("train the model first.")
+        if self.net_.user_proj is None:
+            return None
+        if user_vectors is None:
+            raise ValueError("this model needs user vectors (persona or history vector) to score.")
+        assert self.user_mean_ is not None and self.user_std_ is not None
+        return torch.from_numpy(((user_vectors - self.user_mean_) / self.user_std_).astype(np.float32))
+
+    @torch.no_grad()
+    def score_sessions(self, sessions: Sequence[np.ndarray], user_vectors: np.ndarray | None = None) -> torch.Tensor:
+        """Scores (B, n_items + 1) of every item as the next one after each session (column 0 is padding).
+
+        Args:
+            sessions: item-index sequences (most recent last; only the last ``max_len`` are used).
+            user_vectors: (B, d) user vectors when the model has a user token.
+        """
+        net = self.net_
+        if net is None:
+            raise RuntimeError("train the model first.")
+        net.eval()
+        seqs, last = _pad(sessions, self.config.max_len)
+        h = net(seqs, self._user_tensor(user_vectors))
+        h_last = h[torch.arange(len(last)), last]
+        return h_last @ net.item_table().T
+
+    def ranks(self, data: SequenceData, stage: str, users: np.ndarray,
+              user_vectors: np.ndarray | None = None, gap_s: float | None = None) -> np.ndarray:
+        """0-based full-ranking ranks of each user's ``stage`` target, history masked (the pinned protocol)."""
+        out = []
+        for i in range(0, len(users), self.config.eval_batch):
+            batch = users[i:i + self.config.eval_batch]
+            sessions = [data.session(int(u), stage, self.config.max_len, gap_s) for u in batch]  # type: ignore[arg-type]
+            uv = user_vectors[batch] if user_vectors is not None else None
+            scores = self.score_sessions(sessions, uv)
+            targets = torch.tensor([data.target(int(u), stage) for u in batch])  # type: ignore[arg-type]
+            mask_history(scores, [data.history(int(u), stage) for u in batch], targets)  # type: ignore[arg-type]
+            out.append(target_ranks(scores, targets).numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def evaluate(self, data: SequenceData, stage: str, users: np.ndarray | None = None,
+                 user_vectors: np.ndarray | None = None) -> dict[str, float]:
+        """Mean full-ranking metrics for ``stage`` (HR@10, HR@100, NDCG@10, MRR@10, MRR)."""
+        users = data.eval_users(stage) if users is None else users  # type: ignore[arg-type]
+        per_user = metrics_from_ranks(self.ranks(data, stage, users, user_vectors))
+        return {k: float(v.mean()) for k, v in per_user.items()}
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the trained model (see :meth:`from_state`)."""
+        if self.net_ is None:
+            raise RuntimeError("train the model first.")
+        return {"config": self.config.model_dump(), "n_items": self.net_.n_items,
+                "user_dim": None if self.net_.user_proj is None else self.net_.user_proj.in_features,
+                "item_dim": None if self.net_.item_proj is None else self.net_.item_proj.in_features,
+                "state_dict": self.net_.state_dict(), "user_mean": self.user_mean_, "user_std": self.user_std_,
+                "history": self.history_, "best_epoch": self.best_epoch_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SASRec:
+        model = cls(SASRecConfig(**state["config"]))
+        text = None
+        if state["item_dim"]:
+            text = torch.zeros(state["n_items"] + 1, state["item_dim"])
+        model.net_ = SASRecNet(state["n_items"], model.config, state["user_dim"], text)
+        model.net_.load_state_dict(state["state_dict"])
+        model.user_mean_, model.user_std_ = state["user_mean"], state["user_std"]
+        model.history_, model.best_epoch_ = state["history"], state["best_epoch"]
+        return model
+
+    def save(self, path: Path) -> None:
+        torch.save(self.state(), path)
+
+    @classmethod
+    def load(cls, path: Path) -> SASRec:
+        return cls.from_state(torch.load(path, weights_only=False))
+
