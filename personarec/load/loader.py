@@ -211,8 +211,9 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
                  len(sp.histories), summary.filtered, time.monotonic() - t0)
         if replace:
             graph.execute_autocommit(statement("load/dataset_delete.cypher"), {"dataset": name})
-        graph.query("load/dataset_start.cypher", {"dataset": name, "source": data.source, "format": data.format,
-                                                  "split": sp.strategy}, read=False)
+        previous = graph.query("load/dataset_start.cypher", {"dataset": name, "source": data.source,
+                                                             "format": data.format, "split": sp.strategy},
+                               read=False)[0]["previous"]
         writer = _Writer(graph, name, summary, size, progress)
         item_ids = {x.item for x in interactions}
         links: dict[str, list[dict[str, str]]] = {"also_bought": [], "also_viewed": [], "bought_together": []}
@@ -229,6 +230,10 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
             if rows:
                 writer.write(script, rows)
         pairs = co_interactions(sp)
+        if previous is not None and previous != sp.fingerprint:
+            # another split of this dataset was loaded before: its train pairs must not linger
+            log.info("%s: split changed (%s -> %s), rebuilding CO_INTERACTED", name, previous, sp.fingerprint)
+            graph.execute_autocommit(statement("load/co_interacted_delete.cypher"), {"dataset": name})
         writer.write("co_interacted", ({"src": _key(name, a), "dst": _key(name, b), "weight": w}
                                        for (a, b), w in pairs.items()), total=len(pairs))
         counts = sp.counts
