@@ -1,0 +1,144 @@
+"""The report folder of ``personarec evaluate``: ``report.md``, ``results.json`` and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from personarec.eval.metrics import METRICS
+
+if TYPE_CHECKING:
+    from personarec.eval.runner import EvalReport
+
+log = logging.getLogger(__name__)
+
+
+def _cell(stat: dict[str, float]) -> str:
+    return f"{stat['mean']:.4f} ± {stat['std']:.4f}"
+
+
+def markdown_table(report: EvalReport, segment: str = "all") -> str:
+    """The table for one user segment: one row per model, mean ± std over seeds."""
+    from personarec.eval.runner import ROWS
+
+    lines = ["| model | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for row, label in ROWS.items():
+        if row in report.summary:
+            stats = report.summary[row][segment]
+            lines.append(f"| {label} | " + " | ".join(_cell(stats[m]) for m in METRICS) + " |")
+    return "\n".join(lines)
+
+
+def markdown(report: EvalReport) -> str:
+    pinned = f"matches the pinned {report.pinned} split" if report.pinned else "not a pinned reference split"
+    parts = [
+        f"# Evaluation: {report.dataset}",
+        "",
+        f"{report.users} test users, {report.items} items; seeds {report.seeds}; split fingerprint "
+        f"`{report.fingerprint}` ({pinned}).",
+        "",
+        "Protocol (DESIGN.md, pinned): leave-one-out in time order; **full ranking over all items**, no sampled "
+        "negatives; the user's earlier items are masked (train + validation for test), never the target. "
+        "HR@k and NDCG@k with one relevant item; MRR@10 is RecBole's cut-off MRR, MRR is over the full "
+        "ranking. Values are mean ± std over seeds (most-popular is deterministic). Candidate-stage HR@100 is "
+        "the persona-SASRec row; the reranked list keeps the same candidates, so its HR@100 is equal and its "
+        "NDCG@10/MRR show what reranking adds.",
+        "",
+        "## Test, all users",
+        "",
+        markdown_table(report, "all"),
+    ]
+    for seg in ("tail", "head", "sparse", "dense"):
+        users = int(next(iter(report.summary.values()))[seg]["users"]["mean"]) if report.summary else 0
+        parts += ["", f"## {report.segments[seg]} ({users} users)", "", markdown_table(report, seg)]
+    if report.training:
+        parts += ["", "## Training", "", "| seed | model | best epoch | epochs | s/epoch | best valid NDCG@10 |",
+                  "|---|---|---|---|---|---|"]
+        for t in report.training:
+            parts.append(f"| {t['seed']} | {t['model']} | {t['best_epoch']} | {t['epochs']} | "
+                         f"{t['seconds_per_epoch']:.1f} | {t['best_valid_ndcg10']:.4f} |")
+    if report.notes:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    parts += ["", "Plots: `metrics.png` (table as bars), `segments.png` (NDCG@10 and HR@10 by segment), "
+              "`hit_curve.png` (HR@k for k = 1..100), `valid_curves.png` (validation NDCG@10 per epoch, first seed).",
+              f"", f"Total time: {report.seconds:.0f} s."]
+    return "\n".join(parts) + "\n"
+
+
+def plots(report: EvalReport, out_dir: Path) -> list[Path]:
+    """Bar chart of the table, segment comparison, HR@k curve, validation curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from personarec.eval.runner import ROWS
+
+    rows = [r for r in ROWS if r in report.summary]
+    written = []
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(1, len(rows))
+    x = np.arange(len(METRICS))
+    for k, row in enumerate(rows):
+        stats = report.summary[row]["all"]
+        ax.bar(x + k * width, [stats[m]["mean"] for m in METRICS], width, yerr=[stats[m]["std"] for m in METRICS],
+               label=ROWS[row], capsize=2)
+    ax.set_xticks(x + width * (len(rows) - 1) / 2, METRICS)
+    ax.set_title(f"{report.dataset}: test, full ranking, history masked (mean ± std, {len(report.seeds)} seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written.append(out_dir / "metrics.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    segs = ["all", "head", "tail", "dense", "sparse"]
+    for ax, metric in zip(axes, ("NDCG@10", "HR@10")):
+        xs = np.arange(len(segs))
+        for k, row in enumerate(rows):
+            ax.bar(xs + k * width, [report.summary[row][s][metric]["mean"] for s in segs], width,
+                   yerr=[report.summary[row][s][metric]["std"] for s in segs], label=ROWS[row], capsize=2)
+        ax.set_xticks(xs + width * (len(rows) - 1) / 2, segs)
+        ax.set_title(f"{metric} by segment")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    written.append(out_dir / "segments.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        ax.plot(range(1, 101), report.hit_curves[row], label=ROWS[row])
+    ax.set_xlabel("k")
+    ax.set_ylabel("HR@k (test)")
+    ax.set_title(f"{report.dataset}: hit rate by cut-off")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written.append(out_dir / "hit_curve.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+
+    if report.curves:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name, curve in report.curves.items():
+            ax.plot(range(len(curve)), curve, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation NDCG@10")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(out_dir / "valid_curves.png")
+        fig.savefig(written[-1], dpi=120)
+        plt.close(fig)
+    return written
+
+
+def write_report(report: EvalReport, out_dir: Path) -> None:
+    """Write ``report.md``, ``results.json`` and the plots into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(report.to_json(), indent=2))
+    (out_dir / "report.md").write_text(markdown(report))
+    plots(report, out_dir)
+    log.info("report written to %s", out_dir)

@@ -1,0 +1,225 @@
+"""``personarec evaluate``: the five-row table of arXiv 2604.06928 under the pinned protocol.
+
+Rows: most-popular (true train counts), SASRec (Kang & McAuley 2018), SASRec + history vector (the
+paper's baseline), persona-SASRec (candidates, CoT-Rec pattern arXiv 2502.13845), persona-SASRec +
+SASRec rerank. Each model is trained once per seed; every metric is full ranking over all items,
+history masked (train for validation, train + valid for test), the target never masked; mean ± std
+over seeds. Breakdowns: long-tail vs head targets (by train popularity) and sparse vs other users.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from personarec.config import Settings
+from personarec.eval.metrics import METRICS, mask_history, summarize, target_ranks
+from personarec.session.data import (SequenceData, Stage, history_vectors, load_item_embeddings, load_personas,
+                                     load_sequences)
+from personarec.session.models import TrainedModels, train_models
+from personarec.session.rerank import rerank, top_candidates, two_stage_ranks
+from personarec.session.sasrec import SASRecConfig
+
+log = logging.getLogger(__name__)
+
+#: Table rows in order: key -> label.
+ROWS = {
+    "popular": "Most-popular",
+    "sasrec": "SASRec",
+    "history": "SASRec + history embedding",
+    "persona": "Persona-SASRec (candidates)",
+    "rerank": "Persona-SASRec + SASRec rerank",
+}
+
+#: Split fingerprints pinned in DESIGN.md (raw ids), to say whether the loaded split is the reference one.
+PINNED_FINGERPRINTS = {"8db20a8f58eff3f53c69381d62b3114c": "MovieLens-100K",
+                       "28750bda8b349621d54e9f5865ebd135": "Amazon Beauty (S3-Rec 5-core)"}
+
+
+@dataclass
+class EvalReport:
+    """Results of one evaluation; :meth:`to_json` is what ``results.json`` holds.
+
+    Attributes:
+        dataset: dataset name.
+        seeds: seeds the models were trained with.
+        fingerprint: split fingerprint (see DESIGN.md) and ``pinned``: which reference split it matches.
+        runs: per seed, per row, per segment, the metric means (``{"seed": s, "rows": {...}}``).
+        summary: per row, per segment, per metric: ``{"mean": m, "std": s}`` over seeds.
+        notes: what was missing or changed (e.g. no personas: rows 4–5 absent).
+        training: per seed and model, best epoch, epochs run and seconds per epoch.
+    """
+
+    dataset: str
+    seeds: list[int]
+    fingerprint: str
+    pinned: str | None
+    users: int
+    items: int
+    segments: dict[str, str]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    training: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    hit_curves: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("dataset", "seeds", "fingerprint", "pinned", "users", "items",
+                                              "segments", "summary", "runs", "training", "notes", "curves",
+                                              "hit_curves", "seconds")} | {
+            "protocol": "leave-one-out in time order; full ranking over all items (no sampled negatives); "
+                        "history masked (train for validation, train+validation for test), never the target; "
+                        "metrics per user averaged over users; ties broken towards the lower item index; "
+                        "MRR@10 as RecBole reports it, MRR over the full ranking"}
+
+
+def segment_masks(data: SequenceData, users: np.ndarray, stage: Stage, tail_fraction: float,
+                  sparse_quantile: float) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Boolean user masks: all, long-tail/head targets (train popularity), sparse/other users."""
+    counts = data.train_counts()[1:]
+    order = np.argsort(-counts, kind="stable")  # most popular first
+    n_head = int(round((1.0 - tail_fraction) * data.n_items))
+    head = np.zeros(data.n_items + 1, dtype=bool)
+    head[order[:n_head] + 1] = True
+    targets = np.array([data.target(int(u), stage) for u in users])
+    lengths = np.array([len(data.train_sequence(int(u))) for u in users])
+    cut = float(np.quantile(lengths, sparse_quantile)) if lengths.size else 0.0
+    masks = {"all": np.ones(len(users), dtype=bool), "tail": ~head[targets], "head": head[targets],
+             "sparse": lengths <= cut, "dense": lengths > cut}
+    labels = {"all": "all users",
+              "tail": f"target among the {tail_fraction:.0%} least popular items (train counts)",
+              "head": f"target among the {1 - tail_fraction:.0%} most popular items",
+              "sparse": f"users with ≤ {cut:g} train interactions ({sparse_quantile:.0%} quantile)",
+              "dense": f"users with > {cut:g} train interactions"}
+    return masks, labels
+
+
+def two_stage(models: TrainedModels, data: SequenceData, stage: Stage, users: np.ndarray,
+              personas: np.ndarray | None, gap_s: float | None = None, batch: int = 1024
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of the targets for the candidate stage and for the reranked list (history masked).
+
+    Returns (generator ranks over all items, two-stage ranks).
+    """
+    gen = models.persona if models.persona is not None else models.sasrec
+    gen_out, final_out = [], []
+    for i in range(0, len(users), batch):
+        b = users[i:i + batch]
+        sessions = [data.session(int(u), stage, models.max_len, gap_s) for u in b]
+        targets = torch.tensor([data.target(int(u), stage) for u in b])
+        hist = [data.history(int(u), stage) for u in b]
+        pv = personas[b] if (personas is not None and models.persona is not None) else None
+        scores = mask_history(gen.score_sessions(sessions, pv), hist, targets)
+        g = target_ranks(scores, targets).numpy()
+        cand, cs = top_candidates(scores, models.n_candidates)
+        ranker = models.sasrec.score_sessions(sessions)
+        final_items, _ = rerank(cand, cs, ranker, models.fusion)
+        gen_out.append(g)
+        final_out.append(two_stage_ranks(g, cand, final_items, targets))
+    return np.concatenate(gen_out), np.concatenate(final_out)
+
+
+def evaluate_models(models: TrainedModels, data: SequenceData, stage: Stage, personas: np.ndarray | None,
+                    gap_s: float | None = None) -> dict[str, np.ndarray]:
+    """Per-row 0-based ranks of each evaluated user's ``stage`` target."""
+    users = data.eval_users(stage)
+    ranks: dict[str, np.ndarray] = {
+        "popular": models.popular.ranks(data, stage, users),
+        "sasrec": models.sasrec.ranks(data, stage, users, gap_s=gap_s),
+    }
+    if models.history is not None and models.item_vectors is not None:
+        ranks["history"] = models.history.ranks(data, stage, users, history_vectors(data, models.item_vectors),
+                                                gap_s=gap_s)
+    if models.persona is not None:
+        gen, final = two_stage(models, data, stage, users, personas, gap_s)
+        ranks["persona"] = gen
+        ranks["rerank"] = final
+    return ranks
+
+
+def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds: list[int] | None = None,
+             config: SASRecConfig | None = None) -> EvalReport:
+    """Train every row's model per seed, evaluate on the test split, write the report folder.
+
+    Args:
+        graph: a :class:`personarec.graph.Graph` holding the dataset (interactions with split, and
+            optionally ``User.persona`` and ``Item.embedding``).
+        settings: ``session`` (model and training knobs) and ``eval`` (seeds, segments) sections.
+        dataset: dataset name.
+        out_dir: report folder (created): ``report.md``, ``results.json``, PNG plots.
+        seeds: seeds (default ``settings.eval.seeds``).
+        config: SASRec hyper-parameters (default: RecBole-like, with ``settings.session`` knobs).
+    """
+    data = load_sequences(graph, dataset)
+    personas = load_personas(graph, data)
+    item_vectors = load_item_embeddings(graph, data)
+    return evaluate_data(data, settings, out_dir, seeds, config, personas, item_vectors)
+
+
+def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
+                  config: SASRecConfig | None = None, personas: np.ndarray | None = None,
+                  item_vectors: np.ndarray | None = None) -> EvalReport:
+    """:func:`evaluate` on already-loaded data (no Neo4j needed; used by tests and benchmarks)."""
+    from personarec.eval.report import write_report
+
+    started = time.perf_counter()
+    seeds = list(seeds or settings.eval.seeds)
+    s = settings.session
+    base = config or SASRecConfig(max_len=s.max_len, epochs=s.epochs, patience=s.patience,
+                                  time_limit_s=s.time_limit_s, valid_users=s.valid_users)
+    fp = data.fingerprint()
+    users = data.eval_users("test")
+    masks, labels = segment_masks(data, users, "test", settings.eval.tail_fraction, settings.eval.sparse_quantile)
+    report = EvalReport(dataset=data.dataset, seeds=seeds, fingerprint=fp, pinned=PINNED_FINGERPRINTS.get(fp),
+                        users=int(users.size), items=data.n_items, segments=labels)
+    if personas is None:
+        report.notes.append("no User.persona in the graph: the persona-SASRec rows are absent.")
+    elif (np.abs(personas).sum(1) == 0).any():
+        missing = int((np.abs(personas).sum(1) == 0).sum())
+        report.notes.append(f"{missing} users have no persona (zero vector used).")
+    if item_vectors is None:
+        report.notes.append("no Item.embedding in the graph: the history-embedding row is absent and "
+                            "persona-SASRec uses ID item embeddings.")
+    if s.gap_s:
+        report.notes.append(f"sessions cut at inactivity gaps longer than {s.gap_s:g} s.")
+    all_ranks: dict[str, list[np.ndarray]] = {}
+    for seed in seeds:
+        cfg = base.model_copy(update={"seed": seed})
+        models = train_models(data, cfg, personas, item_vectors, s.n_candidates, s.fusion)
+        ranks = evaluate_models(models, data, "test", personas, s.gap_s)
+        row_summaries = {row: {seg: summarize(r, m) for seg, m in masks.items()} for row, r in ranks.items()}
+        report.runs.append({"seed": seed, "rows": row_summaries})
+        for row, r in ranks.items():
+            all_ranks.setdefault(row, []).append(r)
+        for name in ("sasrec", "history", "persona"):
+            model = getattr(models, name)
+            if model is None:
+                continue
+            report.training.append({"seed": seed, "model": name, "best_epoch": model.best_epoch_,
+                                    "epochs": len(model.history_), "seconds_per_epoch": model.epoch_seconds_,
+                                    "best_valid_ndcg10": max(h["valid_ndcg10"] for h in model.history_)})
+            if seed == seeds[0]:
+                report.curves[name] = [h["valid_ndcg10"] for h in model.history_]
+        log.info("seed %d: %s", seed, {r: round(v["all"]["NDCG@10"], 4) for r, v in row_summaries.items()})
+    for row in ROWS:
+        if row not in all_ranks:
+            continue
+        report.summary[row] = {}
+        for seg in masks:
+            vals = {m: [run["rows"][row][seg][m] for run in report.runs] for m in METRICS}
+            report.summary[row][seg] = {m: {"mean": float(np.mean(v)), "std": float(np.std(v))}
+                                        for m, v in vals.items()}
+            report.summary[row][seg]["users"] = {"mean": float(masks[seg].sum()), "std": 0.0}
+        stacked = np.stack(all_ranks[row])
+        report.hit_curves[row] = [float((stacked < k).mean()) for k in range(1, 101)]
+    report.seconds = time.perf_counter() - started
+    write_report(report, out_dir)
+    return report
