@@ -59,7 +59,7 @@ def load(app: AppContext, source: str, paths: tuple[Path, ...], dataset: str | N
     click.echo(f"split {summary.split}: train {sc.get('train', 0)}, valid {sc.get('valid', 0)}, "
                f"test {sc.get('test', 0)}; fingerprint {summary.fingerprint}")
     if summary.short_users:
-        click.echo(f"{summary.short_users} users with fewer than 3 interactions kept all of them in train")
+        click.echo(f"{summary.short_users} user(s) with fewer than 3 interactions: all of theirs are train")
     if summary.filtered:
         click.echo(f"{summary.filtered} interactions dropped by the {kcore_k}-core filter")
     if summary.rejected:

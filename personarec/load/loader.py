@@ -30,11 +30,12 @@ from personarec.load.splits import Split, co_interactions, kcore, make_split
 
 log = logging.getLogger(__name__)
 
-#: script -> (node label it creates, relationship type it creates, which of the two a row stands for)
+#: script -> (node label it creates, relationship type it creates, what a row stands for: a node, a
+#: relationship, or a node whose merges onto existing ones are not reported as updates)
 SCRIPTS: dict[str, tuple[str | None, str | None, str]] = {
     "users": ("User", None, "node"),
     "items": ("Item", None, "node"),
-    "interaction_items": ("Item", None, "node"),
+    "interaction_items": ("Item", None, "created"),  # merges onto metadata items: only creations count
     "interactions": (None, "INTERACTED", "rel"),
     "categories": ("Category", "IN_CATEGORY", "rel"),
     "brands": ("Brand", "BY_BRAND", "rel"),
