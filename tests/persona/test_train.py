@@ -81,9 +81,8 @@ def test_same_seed_same_personas(graph: Graph, small_kg: dict[str, Any], persona
     assert not np.allclose(runs[0][0], other, atol=1e-3)
 
 
-@pytest.mark.parametrize("rep", range(2))
-def test_write_back_is_atomic_for_a_concurrent_reader(graph: Graph, neo4j_settings: Settings, rep: int) -> None:
-    n = 3000
+def test_write_back_is_atomic_for_a_concurrent_reader(graph: Graph, neo4j_settings: Settings) -> None:
+    n = 2000
     ids = [f"{DATASET}:u{k}" for k in range(n)]
     graph.execute("UNWIND $ids AS id CREATE (:User {id: id, dataset: $ds})", {"ids": ids, "ds": DATASET})
     dim = neo4j_settings.persona.dimensions
