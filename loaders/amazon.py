@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import html
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -167,7 +168,8 @@ def read_reviews(path: str | Path, fmt: Format | None = None,
         except Reject as exc:
             rejects.add(path, line_no, str(exc), line, "interaction")
             continue
-        yield Interaction(user, item, rating, ts, line_no)
+        # interned: a user's or item's id is one string object however many reviews repeat it
+        yield Interaction(sys.intern(user), sys.intern(item), rating, ts, line_no)
 
 
 def _year(obj: dict[str, Any], fmt: Format) -> int | None:

@@ -8,6 +8,7 @@ source's wording ("Shawshank Redemption, The"); the trailing "(year)" becomes ``
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def read_ratings(path: str | Path, rejects: Rejects | None = None) -> Iterator[I
         except Reject as exc:
             rejects.add(ratings, line_no, str(exc), line, "interaction")
             continue
-        yield Interaction(user, item, rating, ts, line_no)
+        yield Interaction(sys.intern(user), sys.intern(item), rating, ts, line_no)
 
 
 def read_items(path: str | Path, rejects: Rejects | None = None) -> Iterator[ItemRecord]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,9 +30,10 @@ def read_sequences(path: str | Path, rejects: Rejects | None = None) -> Iterator
         except Reject as exc:
             rejects.add(path, line_no, str(exc), line, "interaction")
             continue
-        seen_users.add(parts[0])
+        user = sys.intern(parts[0])
+        seen_users.add(user)
         for item in parts[1:]:
-            yield Interaction(parts[0], item, None, None, order)
+            yield Interaction(user, sys.intern(item), None, None, order)
             order += 1
 
 

@@ -208,6 +208,11 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
         summary = LoadSummary(name, data.source, data.format, sp.strategy, sp.fingerprint,
                               filtered=before - len(interactions), short_users=len(sp.short_users),
                               rejects_file=rejects_path)
+        # the split holds every row from here on: drop the raw records (half the memory of a big load)
+        item_ids = {x.item for x in interactions}
+        has_interactions = bool(interactions)
+        del interactions
+        data.interactions = []
         log.info("%s: %d interactions of %d users read (%d filtered by k-core) in %.1f s", name, len(sp),
                  len(sp.histories), summary.filtered, time.monotonic() - t0)
         if replace:
@@ -216,10 +221,9 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
                                                              "format": data.format, "split": sp.strategy},
                                read=False)[0]["previous"]
         writer = _Writer(graph, name, summary, size, progress)
-        item_ids = {x.item for x in interactions}
         links: dict[str, list[dict[str, str]]] = {"also_bought": [], "also_viewed": [], "bought_together": []}
         # Without interactions (a metadata-only load) every item is kept.
-        _write_items(writer, data.items(), name, item_ids if interactions else None, links, summary)
+        _write_items(writer, data.items(), name, item_ids if has_interactions else None, links, summary)
         users = sorted(sp.histories)
         writer.write("users", ({"id": _key(name, u), "raw_id": u} for u in users), total=len(users))
         writer.write("interaction_items", ({"id": _key(name, i), "raw_id": i, "kind": data.kind}

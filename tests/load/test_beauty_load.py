@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from personarec import db
 from personarec.config import Settings
 from personarec.graph import Graph
@@ -13,6 +15,7 @@ from personarec.load import load_dataset
 BEAUTY_FINGERPRINT = "28750bda8b349621d54e9f5865ebd135"
 
 
+@pytest.mark.slow
 def test_beauty_sequences_load(graph: Graph, neo4j_settings: Settings, shared_data: Path) -> None:
     folder = shared_data / "amazon" / "s3rec-beauty"
     t0 = time.monotonic()

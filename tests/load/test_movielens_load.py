@@ -15,6 +15,8 @@ from personarec.load import LoadSummary, load_dataset
 
 ML100K_FINGERPRINT = "8db20a8f58eff3f53c69381d62b3114c"
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def ml100k(session_graph: Graph, neo4j_settings: Settings, shared_data: Path) -> Iterator[tuple[LoadSummary, float]]:
