@@ -142,12 +142,24 @@ class SessionConfig(_Section):
     """Session models: SASRec, persona-SASRec, reranker (``personarec.session``)."""
 
     max_len: int = Field(50, gt=0, description="Maximum session length (most recent interactions).")
+    gap_s: float | None = Field(None, gt=0, description="Inactivity gap (seconds) that starts a new session; "
+                                "None: the session is simply the last max_len interactions.")
+    epochs: int = Field(200, gt=0, description="Maximum training epochs per model (early stopping on valid NDCG@10).")
+    patience: int = Field(10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
+    time_limit_s: float | None = Field(None, gt=0, description="Training time cap per model, in seconds.")
+    valid_users: int | None = Field(None, gt=0, description="Early-stop on a fixed sample of this many users.")
+    n_candidates: int = Field(100, gt=0, description="Candidates kept by persona-SASRec for reranking.")
+    fusion: float = Field(0.0, ge=0, le=1, description="Generator weight in the rerank score fusion (0: SASRec only).")
 
 
 class EvalConfig(_Section):
     """Evaluation protocol and reports (``personarec evaluate``)."""
 
     seeds: list[int] = Field(default_factory=lambda: [2020, 2021, 2022], description="Seeds to average over.")
+    tail_fraction: float = Field(0.8, gt=0, lt=1, description="Long-tail items: this least-popular fraction "
+                                 "of items by train count.")
+    sparse_quantile: float = Field(0.25, gt=0, lt=1, description="Sparse users: train history at or below this "
+                                   "quantile of history lengths.")
 
 
 class Settings(_Section):

@@ -105,3 +105,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sparql_endpoint(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[str]:
+    """SPARQL URL of a private Virtuoso (free ports, temp home) loaded with ``shared/data/dbpedia/*.nt.gz``.
+
+    ``DBPEDIA_TEST_ENDPOINT`` points the tests at an already loaded endpoint instead.
+    """
+    if os.environ.get("DBPEDIA_TEST_ENDPOINT"):
+        yield os.environ["DBPEDIA_TEST_ENDPOINT"]
+        return
+    from personarec.server.virtuoso import ManagedVirtuoso
+
+    if not ManagedVirtuoso.available():
+        pytest.skip("virtuoso-t / isql-vt not found: install Virtuoso (apt-get install virtuoso-opensource)")
+    server = ManagedVirtuoso(tmp_path_factory.mktemp("virtuoso-home"), _free_port(), _free_port())
+    server.start(load=shared_data / "dbpedia")
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()

@@ -22,6 +22,14 @@ COMMANDS: dict[str, str] = {
     "db": "personarec.cli.db_cmd:db",
     "query": "personarec.cli.db_cmd:query",
     "run": "personarec.cli.run_cmd:run",
+    "enrich": "personarec.cli.enrich_cmd:enrich",
+    "dbpedia-mirror": "personarec.cli.enrich_cmd:dbpedia_mirror",
+    "load": "personarec.cli.load_cmd:load",
+    "embed": "personarec.cli.embed_cmd:embed",
+    "personas": "personarec.cli.personas_cmd:personas",
+    "evaluate": "personarec.cli.evaluate_cmd:evaluate",
+    "recommend": "personarec.cli.recommend_cmd:recommend",
+    "export": "personarec.cli.export_cmd:export",
 }
 
 

@@ -84,6 +84,18 @@ class Graph:
                                                       database_=self.database, routing_=routing)
         return [r.data() for r in records]
 
+    def execute_counters(self, query: str, params: Mapping[str, Any] | None = None) -> dict[str, int]:
+        """Run one write statement in a managed transaction; return the server's update counters
+        (``nodes_created``, ``relationships_created``, ``properties_set``, …) for load summaries."""
+        with translate_errors(self.uri):
+            _, summary, _ = self.driver.execute_query(query, parameters_=dict(params or {}),
+                                                      database_=self.database,
+                                                      routing_=neo4j.RoutingControl.WRITE)
+        c = summary.counters
+        return {name: getattr(c, name) for name in (
+            "nodes_created", "nodes_deleted", "relationships_created", "relationships_deleted",
+            "properties_set", "labels_added")}
+
     def execute_autocommit(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one statement in an auto-commit transaction (needed by ``CALL {…} IN TRANSACTIONS``)."""
         with translate_errors(self.uri), self.driver.session(database=self.database) as session:
