@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from personarec.cli.common import AppContext, pass_app
 
 
 @click.command()
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="MovieLens-100K folder (default: $PERSONAREC_DATA_DIR/movielens-100k, the cache, or a download).")
+@click.option("--no-download", is_flag=True, help="Never download the dataset; fail when it is not local.")
+@click.option("--dbpedia", type=click.Choice(["auto", "endpoint", "mirror", "off"]), default="auto",
+              show_default=True, help="auto: configured endpoint, else a local mirror of <data>/dbpedia/*.nt.gz, "
+              "else the public DBpedia endpoint.")
+@click.option("--seeds", default=None, help="Comma-separated evaluation seeds (default: eval.seeds).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/main"),
+              show_default=True, help="Folder for the evaluation report and the trained model.")
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True, help="Recommendations per user.")
 @pass_app
-def run(app: AppContext) -> None:
-    """Run the pipeline end to end and print the metrics and the Neo4j Browser URL."""
-    from personarec.pipeline import run_pipeline
+def run(app: AppContext, data: Path | None, no_download: bool, dbpedia: str, seeds: str | None, out_dir: Path,
+        k: int) -> None:
+    """Run the pipeline end to end: start Neo4j, load, enrich, embed, personas, evaluate, recommend.
 
-    run_pipeline(app.settings, echo=click.echo)
+    Ends by printing the metrics table and the Neo4j Browser URL.
+    """
+    from personarec.pipeline import PipelineOptions, run_pipeline
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",")] if seeds else None
+    except ValueError:
+        raise click.BadParameter(f"seeds must be integers separated by commas, got {seeds!r}", param_hint="--seeds")
+    opts = PipelineOptions(data=data, download=not no_download, dbpedia=dbpedia,  # type: ignore[arg-type]
+                           seeds=seed_list, out_dir=out_dir, k=k)
+    run_pipeline(app.settings, echo=click.echo, opts=opts)
