@@ -24,6 +24,16 @@ RecBole is not a dependency of personarec: install it in its own virtualenv once
 
     personarec export recbole --dataset ml-100k --out /tmp/recbole
     nice .venv/bin/python bench/recbole_compare.py --files /tmp/recbole/ml-100k --recbole-minutes 25
+
+RecBole's SASRec needs ~30 epochs of ~2.5 CPU-minutes each to reach its best on MovieLens-100K, more
+than a time cap allows on 2 cores. The published numbers were made in halves: its epoch count on a
+GPU, its CPU cost per epoch from a short CPU run, ours on CPU, then combined:
+
+    python bench/recbole_compare.py --phase recbole --device cuda --files F --recbole-minutes 7 --out rb_gpu.json
+    python bench/recbole_compare.py --phase recbole --device cpu  --files F --recbole-minutes 2.6 --out rb_cpu.json
+    python bench/recbole_compare.py --phase ours --files F --out ours.json
+    python bench/recbole_compare.py --files F --recbole-json rb_gpu.json --recbole-cpu-json rb_cpu.json \
+        --ours-json ours.json --out bench/results/recbole_compare.json
 """
 
 from __future__ import annotations
