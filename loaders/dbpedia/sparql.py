@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 import urllib.error
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ def sparql_iri(uri: str) -> str:
     if not _IRI.match(uri):
         raise ValueError(f"not a valid IRI for a SPARQL query: {uri!r}")
     return f"<{uri}>"
+
+
+def is_loopback(url: str) -> bool:
+    """True for an endpoint on this machine (127.0.0.0/8, ::1, localhost)."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 class SparqlCache:
@@ -129,8 +136,11 @@ class SparqlClient:
     def from_settings(cls, settings: Any, endpoint: str | None = None) -> SparqlClient:
         """Build from :class:`personarec.config.Settings` (its ``dbpedia`` section)."""
         cfg = settings.dbpedia
-        return cls(endpoint or cfg.endpoint, cfg.cache, timeout_s=cfg.timeout_s, retries=cfg.retries,
-                   backoff_s=cfg.backoff_s, min_interval_s=cfg.min_interval_s)
+        url = endpoint or cfg.endpoint
+        # The pause is courtesy towards shared public endpoints; a mirror on this machine needs none.
+        interval = 0.0 if is_loopback(url) else cfg.min_interval_s
+        return cls(url, cfg.cache, timeout_s=cfg.timeout_s, retries=cfg.retries, backoff_s=cfg.backoff_s,
+                   min_interval_s=interval)
 
     def close(self) -> None:
         if self.cache is not None:

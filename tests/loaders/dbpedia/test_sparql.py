@@ -78,3 +78,13 @@ def test_malformed_query_is_not_retried(sparql_endpoint: str) -> None:
 def test_endpoint_must_be_http() -> None:
     with pytest.raises(SparqlError, match="http"):
         SparqlClient("file:///etc/passwd")
+
+
+def test_politeness_only_towards_remote_endpoints(tmp_path: Path) -> None:
+    from personarec.config import load_settings
+
+    settings = load_settings(env={"PERSONAREC_DBPEDIA__CACHE": str(tmp_path / "c.sqlite")})
+    public = SparqlClient.from_settings(settings)
+    assert public.endpoint == "https://dbpedia.org/sparql" and public.min_interval_s == 1.0
+    assert SparqlClient.from_settings(settings, "http://127.0.0.1:8891/sparql").min_interval_s == 0.0
+    assert public.cache is not None and public.cache.path == tmp_path / "c.sqlite"
