@@ -107,6 +107,23 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _reap(pid: int, timeout_s: float = 5.0) -> None:
+    """Collect the exit status of our own child so it does not linger as a zombie.
+
+    A zombie main thread is reported before the whole thread group has exited, so one non-blocking
+    ``waitpid`` can come too early: poll briefly. Not our child (started by another process): nothing to do.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done == pid or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
 class ManagedVirtuoso:
     """A Virtuoso server living under ``home`` on 127.0.0.1 ``sql_port`` (isql) and ``http_port`` (SPARQL).
 
@@ -201,6 +218,7 @@ class ManagedVirtuoso:
             return None
         if _pid_alive(pid):
             return pid
+        _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return None
 
@@ -289,10 +307,7 @@ class ManagedVirtuoso:
             os.kill(pid, signal.SIGKILL)
             while _pid_alive(pid):
                 time.sleep(0.1)
-        try:  # reap our own child so it does not linger as a zombie
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+        _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
 
