@@ -36,6 +36,7 @@ class EnrichSummary:
     by_method: dict[str, int] = field(default_factory=dict)
     facts: int = 0
     abstracts: int = 0
+    relinked: int = 0  # items whose earlier link (and its facts) this run replaced or removed
     requests: int = 0
     cache_hits: int = 0
     unmatched_file: str | None = None
@@ -68,6 +69,16 @@ def read_items(graph: Graph, dataset: str | None = None) -> list[ItemRef]:
                     tuple(r.get("people") or ())) for r in rows]
 
 
+def drop_stale(graph: Graph, links: list[Link], batch_size: int = 1000) -> int:
+    """Remove links (and their facts, and the abstract) that this run no longer makes; returns the items touched."""
+    rows = [{"item": l.item_id, "uri": l.uri} for l in links]
+    touched = 0
+    for start in range(0, len(rows), batch_size):
+        result = graph.query("load/dbpedia_unlink.cypher", {"rows": rows[start:start + batch_size]}, read=False)
+        touched += int(result[0]["items"]) if result else 0
+    return touched
+
+
 def write_links(graph: Graph, items: list[ItemRef], links: list[Link], batch_size: int = 1000) -> int:
     """``SAME_AS`` links (and their ``Entity`` nodes) for the linked items."""
     kinds = {it.id: it.kind for it in items}
@@ -95,6 +106,7 @@ def enrich_dbpedia(graph: Graph, settings: Settings, dataset: str | None = None,
         log.info("linking %d items to DBpedia at %s", len(items), client.endpoint)
         links = link_items(client, items, min_confidence=threshold, batch_size=cfg.link_batch, progress=progress)
         log.info("linked %d of %d items; writing links", sum(l.linked for l in links), len(links))
+        summary.relinked = drop_stale(graph, links)
         write_links(graph, items, links)
         linked = [l for l in links if l.linked]
         summary.linked = len(linked)

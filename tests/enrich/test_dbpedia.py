@@ -79,6 +79,18 @@ def test_enrich_links_facts_and_cached_rerun(graph: Graph, neo4j_settings: Setti
                                progress=False)
     assert again.requests == 0 and again.cache_hits == s.requests  # nothing asked twice
     assert _counts(graph) == before  # MERGE: a rerun changes nothing
+    assert again.relinked == 0
+
+    # A stricter threshold later: links it no longer makes go, with their facts and abstract.
+    postino = "MATCH (i:Item {id: 'ml-100k:14'}) OPTIONAL MATCH (i)-[r]->(:Entity) RETURN count(r) AS n, i.abstract AS a"
+    assert graph.execute(postino)[0]["n"] > 0 and links["ml-100k:14"]["c"] < 1.0
+    with SparqlClient(sparql_endpoint, cache, min_interval_s=0) as client:
+        strict = enrich_dbpedia(graph, neo4j_settings, "ml-100k", client=client, unmatched_file=report,
+                                min_confidence=1.0, progress=False)
+    assert strict.relinked == 5 - strict.linked > 0  # (new free-text requests for the items now below)
+    assert graph.execute(postino)[0] == {"n": 0, "a": None}
+    assert graph.execute("MATCH (i:Item {id: 'ml-100k:1'})-[:DIRECTED_BY]->(e) RETURN e.uri AS u") == [
+        {"u": DBR + "John_Lasseter"}]
     assert graph.execute("MATCH (e:Entity) WITH e.uri AS u, count(*) AS n WHERE n > 1 RETURN u") == []
 
 
