@@ -33,7 +33,7 @@ class PipelineOptions:
     data: Path | None = None  # MovieLens-100K folder; default: PERSONAREC_DATA_DIR, cache, or download
     download: bool = True  # fetch MovieLens-100K from GroupLens when it is nowhere local
     dbpedia: DBpediaMode = "auto"
-    seeds: list[int] | None = None  # default: settings.eval.seeds
+    seeds: list[int] | None = None  # default: the first of settings.eval.seeds (`personarec evaluate` runs all)
     out_dir: Path = field(default_factory=lambda: Path("reports") / "main")
     k: int = 10
 
@@ -131,7 +131,7 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     echo(f"{personas.users} personas written, run {personas.run_id} [{time.monotonic() - t:.0f} s]")
 
     t = _stage(echo, "evaluation (full ranking, history masked)")
-    report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds)
+    report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds or settings.eval.seeds[:1])
     echo(f"report in {opts.out_dir / 'eval'} [{time.monotonic() - t:.0f} s]")
 
     t = _stage(echo, "batch recommendations")

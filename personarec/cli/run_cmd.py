@@ -16,7 +16,8 @@ from personarec.cli.common import AppContext, pass_app
 @click.option("--dbpedia", type=click.Choice(["auto", "endpoint", "mirror", "off"]), default="auto",
               show_default=True, help="auto: configured endpoint, else a local mirror of <data>/dbpedia/*.nt.gz, "
               "else the public DBpedia endpoint.")
-@click.option("--seeds", default=None, help="Comma-separated evaluation seeds (default: eval.seeds).")
+@click.option("--seeds", default=None, help="Comma-separated evaluation seeds (default: the first of eval.seeds; "
+              "`personarec evaluate` averages over all of them).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/main"),
               show_default=True, help="Folder for the evaluation report and the trained model.")
 @click.option("--k", type=click.IntRange(min=1), default=10, show_default=True, help="Recommendations per user.")
