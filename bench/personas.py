@@ -4,8 +4,10 @@ persona sanity figure.
 Sizes: MovieLens-100K and Amazon Beauty (real data, loaded through ``personarec.load.load_dataset``
 into Neo4j, exported with ``personarec.graph.export``), and a synthetic user-item graph built in
 memory (Zipf-Mandelbrot items, lognormal users: ``bench.synth_amazon.sample_interactions``) for the
-HDGI part only — its Neo4j load is benchmarked by ``bench.load_throughput``. Items without an LLM
-embedding get a random 384-d stand-in (the encoder's own cost is ``bench.embed_throughput``).
+HDGI part only — its Neo4j load is benchmarked by ``bench.load_throughput``. On a fresh server, items
+without an LLM embedding get a random 384-d stand-in written to Neo4j (the encoder's own cost is
+``bench.embed_throughput``); with ``--configured`` nothing is written and unembedded datasets are
+exported with random item features (the ``item_features`` field of each result says which).
 
 Sanity (``--sanity DATASET``, on a configured Neo4j where the dataset is loaded, embedded and has
 personas): for each user, the mean Jaccard overlap of train items (and genres / DBpedia directors when
@@ -72,13 +74,17 @@ def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, An
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def ensure_dataset(graph: Any, settings: Settings, name: str) -> None:
+def ensure_dataset(graph: Any, settings: Settings, name: str, stand_ins: bool = True) -> None:
+    """Load ``name`` when absent; with ``stand_ins`` (fresh servers only) give unembedded items a random
+    384-d embedding so the export streams as many bytes as with real embeddings."""
     from personarec.load import load_dataset
 
     have = graph.execute("MATCH (u:User {dataset: $d}) RETURN count(u) > 0 AS ok", {"d": name}, read=True)[0]["ok"]
     if not have:
         kind, paths = SOURCES[name]
         load_dataset(graph, settings, kind, paths, name, progress=False)
+    if not stand_ins:
+        return
     missing = [r["id"] for r in graph.execute("MATCH (i:Item {dataset: $d}) WHERE i.embedding IS NULL RETURN i.id AS id",
                                                 {"d": name}, read=True)]
     if missing:
@@ -139,11 +145,16 @@ def run_sizes(args: argparse.Namespace) -> dict[str, Any]:
     if names:
         with _graph(base, args.configured, args.workdir) as (graph, settings):
             for name in names:
-                ensure_dataset(graph, settings, name)
+                # never write stand-in embeddings into a configured (possibly real) graph
+                ensure_dataset(graph, settings, name, stand_ins=not args.configured)
+                embedded = graph.execute("MATCH (i:Item {dataset: $d}) WHERE i.embedding IS NOT NULL "
+                                         "RETURN count(i) > 0 AS ok", {"d": name}, read=True)[0]["ok"]
                 t0 = time.perf_counter()
-                export = export_graph(graph, name, progress=False)
+                export = export_graph(graph, name, progress=False,
+                                      item_features="embedding" if embedded else "random")
                 t_export = time.perf_counter() - t0
-                row = {"users": len(export.ids["user"]), "items": len(export.ids["item"]),
+                row = {"item_features": "embedding" if embedded else "random (not streamed)",
+                       "users": len(export.ids["user"]), "items": len(export.ids["item"]),
                        "train_edges": int(export.data["user", "interacted", "item"].edge_index.shape[1]),
                        "edge_types": {"/".join(k): int(export.data[k].edge_index.shape[1]) for k in export.rels
                                       if k != ("user", "interacted", "item")},
