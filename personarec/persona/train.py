@@ -164,8 +164,8 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch = n if n <= cfg.full_batch_max else cfg.batch_size
     full = batch >= n
-    fixed = _batch(prep, np.arange(n), None) if full else None  # reused every epoch on small graphs
-    fixed_cols = [torch.from_numpy(np.unique(a.indices)) for a in prep.adjs] if full else []
+    # Full batch: the whole adjacencies against X itself (no per-metapath copies of X), reused every epoch.
+    full_adjs = [_torch_csr(a) for a in prep.adjs] if full else []
     best, best_state, best_epoch, wait = float("inf"), copy.deepcopy(model.state_dict()), 0, 0
     curve: list[float] = []
     t0 = time.perf_counter()
@@ -177,9 +177,9 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
         total, count = 0.0, 0
         for start in range(0, n, batch):
             rows = order[start:start + batch]
-            if fixed is not None:
-                xs, adjs = fixed[0], fixed[2]
-                xs_c = [prep.x[perm[cols]] for cols in fixed_cols]
+            if full:
+                x_c = prep.x[perm]
+                xs, xs_c, adjs = [prep.x] * len(full_adjs), [x_c] * len(full_adjs), full_adjs
             else:
                 xs, xs_c, adjs = _batch(prep, rows, perm)
             opt.zero_grad()
