@@ -26,23 +26,34 @@ from personarec.cli.common import AppContext, pass_app, print_rows
               help="Item kind (default: from the file name / main category; MovieLens: film).")
 @click.option("--replace", is_flag=True, help="First remove what an earlier load of this dataset wrote.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per UNWIND batch.")
+@click.option("--bulk", is_flag=True, help="Build a large KG from scratch with neo4j-admin import (managed server, "
+              "empty database only; the server restarts). Same graph as the online load.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON lines.")
 @pass_app
 def load(app: AppContext, source: str, paths: tuple[Path, ...], dataset: str | None, split: str,
          kcore_k: int | None, rejects_path: Path | None, fmt: str | None, kind: str | None, replace: bool,
-         batch_size: int | None, as_json: bool) -> None:
+         batch_size: int | None, bulk: bool, as_json: bool) -> None:
     """Load SOURCE files into Neo4j: users, items, features, INTERACTED with splits, item–item edges.
 
     \b
     personarec load movielens ../shared/data/movielens-100k
     personarec load sequences Beauty.txt Beauty_item2attributes.json --dataset beauty
     personarec load amazon reviews_Books_5.json.gz meta_Books.json.gz --kcore 5
+    personarec load amazon reviews_Books.json.gz meta_Books.json.gz --bulk   # large KG from scratch
     """
     from personarec.load import load_dataset
 
-    summary = load_dataset(app.graph(), app.settings, source, list(paths), dataset, split, kcore_k=kcore_k,
-                           fmt=fmt, kind=kind, rejects_path=rejects_path, replace=replace,
-                           batch_size=batch_size, progress=not as_json)
+    if bulk:
+        from personarec.load.bulk import bulk_load
+
+        if replace:
+            raise click.UsageError("--bulk loads into an empty database; --replace does not apply.")
+        summary = bulk_load(app.settings, source, list(paths), dataset, split, kcore_k=kcore_k, fmt=fmt, kind=kind,
+                            rejects_path=rejects_path, progress=not as_json)
+    else:
+        summary = load_dataset(app.graph(), app.settings, source, list(paths), dataset, split, kcore_k=kcore_k,
+                               fmt=fmt, kind=kind, rejects_path=rejects_path, replace=replace,
+                               batch_size=batch_size, progress=not as_json)
     if as_json:
         import json
 

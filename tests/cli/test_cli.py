@@ -85,3 +85,11 @@ def test_neo4j_start_refuses_external_uri(neo4j_settings: Settings) -> None:
     env = {"NEO4J_URI": neo4j_settings.bolt_uri, "NEO4J_PASSWORD": "x-x-x-x-x"}
     result = CliRunner().invoke(main, ["neo4j", "start"], env=env)
     assert result.exit_code == 1 and "NEO4J_URI is set" in result.output
+
+
+def test_bulk_load_refuses_an_external_server(neo4j_settings: Settings, tmp_path) -> None:
+    (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n")
+    (tmp_path / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n")
+    env = {"NEO4J_URI": neo4j_settings.bolt_uri, "NEO4J_PASSWORD": "x-x-x-x-x"}
+    result = CliRunner().invoke(main, ["load", "movielens", str(tmp_path), "--bulk"], env=env)
+    assert result.exit_code == 1 and "managed local server" in result.output
