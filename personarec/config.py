@@ -128,7 +128,8 @@ class PersonaConfig(_Section):
     lr: float = Field(0.005, gt=0, description="Adam learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
     attention_dim: int = Field(128, gt=0, description="Hidden size of the semantic-level attention.")
-    full_batch_max: int = Field(50_000, gt=0, description="Train full batch up to this many users, else mini-batches.")
+    full_batch_max: int = Field(250_000, gt=0, description="Train full batch up to this many users, else "
+                                "mini-batches (full batch needs ~2 x users x features x 4 bytes for X and its shuffle).")
     batch_size: int = Field(4096, gt=0, description="Users per mini-batch on large graphs.")
     item_features: Literal["embedding", "random"] = Field(
         "embedding", description="Item features: Item.embedding, or a seeded random vector per item "
