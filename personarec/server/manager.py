@@ -7,8 +7,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 
 from personarec.config import ServerConfig
 from personarec.errors import ServerError
+from personarec.server.process import pid_alive, port_answers, port_free, read_pid, spawn, terminate
 
 log = logging.getLogger(__name__)
 
@@ -55,39 +54,6 @@ class ServerStatus:
     bolt_uri: str
     browser_url: str
     home: Path
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still answers kill(0); treat it as gone.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class ManagedNeo4j:
@@ -247,14 +213,7 @@ class ManagedNeo4j:
     # ------------------------------------------------------------ lifecycle
     def pid(self) -> int | None:
         """PID of the running server, or None (a stale pid file is removed)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        if _pid_alive(pid):
-            return pid
-        self.pid_file.unlink(missing_ok=True)
-        return None
+        return read_pid(self.pid_file)
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -269,7 +228,7 @@ class ManagedNeo4j:
             return False
         cfg = self.config
         for port in (cfg.bolt_port, cfg.http_port):
-            if not _port_free(cfg.listen_address, port):
+            if not port_free(cfg.listen_address, port):
                 raise ServerError(f"port {port} on {cfg.listen_address} is already in use by another process; "
                                   "stop it or choose other ports (PERSONAREC_SERVER__BOLT_PORT / __HTTP_PORT).")
         self.install()
@@ -281,14 +240,10 @@ class ManagedNeo4j:
         cmd = [java, "-Xms512m", f"-Xmx{cfg.heap}", *_JVM_FLAGS,
                "-cp", f"{self.dist / 'plugins'}/*:{self.dist / 'lib'}/*", main_class,
                f"--home-dir={self.home}", f"--config-dir={self.conf_dir}"]
-        console = open(self.home / "logs" / "console.log", "ab")
-        proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=self._env(), cwd=self.home, start_new_session=True)
-        console.close()
-        self.pid_file.write_text(f"{proc.pid}\n")
-        log.info("Neo4j %s starting (pid %d)", cfg.version, proc.pid)
+        pid = spawn(cmd, self.pid_file, self.home / "logs" / "console.log", cwd=self.home, env=self._env())
+        log.info("Neo4j %s starting (pid %d)", cfg.version, pid)
         try:
-            self._wait_ready(proc.pid)
+            self._wait_ready(pid)
         except ServerError:
             self.stop()
             raise
@@ -297,9 +252,9 @@ class ManagedNeo4j:
     def _wait_ready(self, pid: int) -> None:
         deadline = time.monotonic() + self.config.start_timeout_s
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 raise ServerError(f"Neo4j exited during start-up: {self._last_error()}")
-            if _port_answers("127.0.0.1", self.config.bolt_port) and _port_answers("127.0.0.1",
+            if port_answers("127.0.0.1", self.config.bolt_port) and port_answers("127.0.0.1",
                                                                                    self.config.http_port):
                 return
             time.sleep(0.25)
@@ -318,24 +273,7 @@ class ManagedNeo4j:
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stop the server by its PID (SIGTERM, then SIGKILL). Returns False if it was not running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.2)
-        if _pid_alive(pid):
-            log.warning("Neo4j (pid %d) ignored SIGTERM for %.0f s; killing it", pid, timeout_s)
-            os.kill(pid, signal.SIGKILL)
-            while _pid_alive(pid):
-                time.sleep(0.1)
-        try:  # reap our own child so it does not linger as a zombie
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return terminate(self.pid_file, "Neo4j", timeout_s)
 
     def status(self, version: str | None = None) -> ServerStatus:
         pid = self.pid()

@@ -11,10 +11,8 @@ prefixes are declared (Virtuoso does not predefine them). Entry point: :class:`M
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from personarec.errors import ServerError
-from personarec.server.manager import _pid_alive, _port_answers, _port_free
+from personarec.server.process import pid_alive, port_answers, port_free, read_pid, spawn, terminate
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +103,6 @@ def _sql_literal(text: str) -> str:
     if "\\" in text or any(ord(ch) < 32 for ch in text):
         raise ServerError(f"refusing {text!r} in SQL: no backslashes or control characters.")
     return "'" + text.replace("'", "''") + "'"
-
-
-def _reap(pid: int, timeout_s: float = 5.0) -> None:
-    """Collect the exit status of our own child so it does not linger as a zombie.
-
-    A zombie main thread is reported before the whole thread group has exited, so one non-blocking
-    ``waitpid`` can come too early: poll briefly. Not our child (started by another process): nothing to do.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if done == pid or time.monotonic() > deadline:
-            return
-        time.sleep(0.05)
 
 
 class ManagedVirtuoso:
@@ -212,15 +193,7 @@ class ManagedVirtuoso:
     # ------------------------------------------------------------ lifecycle
     def pid(self) -> int | None:
         """PID of the running server, or None (a stale PID file is removed)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        if _pid_alive(pid):
-            return pid
-        _reap(pid)
-        self.pid_file.unlink(missing_ok=True)
-        return None
+        return read_pid(self.pid_file)
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -246,20 +219,16 @@ class ManagedVirtuoso:
             self._wait_ready(self.pid())  # type: ignore[arg-type]
             return False
         for port in (self.sql_port, self.http_port):
-            if not _port_free("127.0.0.1", port):
+            if not port_free("127.0.0.1", port):
                 raise ServerError(f"port {port} on 127.0.0.1 is already in use by another process; choose other "
                                   "ports (PERSONAREC_DBPEDIA__MIRROR_SQL_PORT / __MIRROR_HTTP_PORT).")
         binary = self._tool(self._virtuoso, "virtuoso-t")
         self.write_ini()
-        console = open(self.home / "console.log", "ab")
-        proc = subprocess.Popen([binary, "+foreground", "+configfile", str(self.ini_file)], stdout=console,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.db_dir,
-                                start_new_session=True)
-        console.close()
-        self.pid_file.write_text(f"{proc.pid}\n")
-        log.info("Virtuoso starting (pid %d), SPARQL at %s", proc.pid, self.endpoint)
+        pid = spawn([binary, "+foreground", "+configfile", str(self.ini_file)], self.pid_file,
+                    self.home / "console.log", cwd=self.db_dir)
+        log.info("Virtuoso starting (pid %d), SPARQL at %s", pid, self.endpoint)
         try:
-            self._wait_ready(proc.pid)
+            self._wait_ready(pid)
         except ServerError:
             self.stop()
             raise
@@ -276,9 +245,9 @@ class ManagedVirtuoso:
     def _wait_ready(self, pid: int) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 raise ServerError(f"Virtuoso exited during start-up: {self._last_error()}")
-            if _port_answers("127.0.0.1", self.sql_port) and self._sparql_answers():
+            if port_answers("127.0.0.1", self.sql_port) and self._sparql_answers():
                 return
             time.sleep(0.25)
         raise ServerError(f"Virtuoso did not answer on 127.0.0.1:{self.http_port} within "
@@ -295,21 +264,7 @@ class ManagedVirtuoso:
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stop the server by its PID (SIGTERM: Virtuoso checkpoints and exits; then SIGKILL)."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.1)
-        if _pid_alive(pid):
-            log.warning("Virtuoso (pid %d) ignored SIGTERM for %.0f s; killing it", pid, timeout_s)
-            os.kill(pid, signal.SIGKILL)
-            while _pid_alive(pid):
-                time.sleep(0.1)
-        _reap(pid)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return terminate(self.pid_file, "Virtuoso", timeout_s)
 
     # ------------------------------------------------------------------ SQL
     def isql(self, sql: str, timeout_s: float = 1800.0) -> str:

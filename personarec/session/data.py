@@ -14,11 +14,15 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from personarec.errors import PersonarecError
+
+if TYPE_CHECKING:  # imported for annotations only: keeps this module free of the driver
+    from personarec.graph import Graph
+    from personarec.load.splits import Split
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +207,7 @@ def _natural(key: str) -> tuple[int, int | str]:
     return (0, int(raw)) if raw.isdigit() else (1, raw)
 
 
-def load_sequences(graph: "Graph", dataset: str) -> SequenceData:  # noqa: F821
+def load_sequences(graph: Graph, dataset: str) -> SequenceData:
     """Read every user's interactions of ``dataset`` from Neo4j (``cypher/queries/session_sequences.cypher``)."""
     rows = graph.query("queries/session_sequences.cypher", {"dataset": dataset})
     data = SequenceData.from_rows(dataset, rows)
@@ -212,7 +216,7 @@ def load_sequences(graph: "Graph", dataset: str) -> SequenceData:  # noqa: F821
     return data
 
 
-def load_vectors(graph: "Graph", query: str, dataset: str, ids: Sequence[str]) -> np.ndarray | None:  # noqa: F821
+def load_vectors(graph: Graph, query: str, dataset: str, ids: Sequence[str]) -> np.ndarray | None:
     """Vectors from ``query`` aligned to ``ids`` (rows without a vector are zero); ``None`` if none exist."""
     rows = graph.query(query, {"dataset": dataset})
     if not rows:
@@ -230,12 +234,12 @@ def load_vectors(graph: "Graph", query: str, dataset: str, ids: Sequence[str]) -
     return out
 
 
-def load_personas(graph: "Graph", data: SequenceData) -> np.ndarray | None:  # noqa: F821
+def load_personas(graph: Graph, data: SequenceData) -> np.ndarray | None:
     """``User.persona`` per user index (n_users × d), or ``None`` when no persona is stored."""
     return load_vectors(graph, "queries/session_personas.cypher", data.dataset, data.user_ids)
 
 
-def load_item_embeddings(graph: "Graph", data: SequenceData) -> np.ndarray | None:  # noqa: F821
+def load_item_embeddings(graph: Graph, data: SequenceData) -> np.ndarray | None:
     """``Item.embedding`` per item index ((n_items + 1) × d, row 0 = padding), or ``None`` when absent."""
     vecs = load_vectors(graph, "queries/session_item_embeddings.cypher", data.dataset, data.item_ids)
     if vecs is None:
@@ -257,7 +261,7 @@ def history_vectors(data: SequenceData, item_vectors: np.ndarray) -> np.ndarray:
     return out
 
 
-def from_split(dataset: str, split: "Split") -> SequenceData:  # noqa: F821
+def from_split(dataset: str, split: Split) -> SequenceData:
     """Build from a loader split (:class:`personarec.load.splits.Split`) without Neo4j (benchmarks).
 
     Node ids follow the graph contract ``<dataset>:<raw id>``, so the indices match :func:`load_sequences`.

@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
-
-from personarec.config import Settings
 from personarec.export import export_recbole, read_atomic, read_benchmark_split, split_fingerprint
 from personarec.graph import Graph
 

@@ -12,7 +12,7 @@ from personarec.config import load_settings
 from personarec.errors import ServerError
 from personarec.graph import connect
 from personarec.server import ManagedNeo4j
-from personarec.server.manager import _pid_alive
+from personarec.server.process import pid_alive
 
 
 def _free_port() -> int:
@@ -34,7 +34,7 @@ def test_start_twice_status_browser_and_clean_stop(tmp_path: Path) -> None:
         assert server.start() is True
         assert server.start() is False  # harmless second start
         pid = server.pid()
-        assert pid is not None and _pid_alive(pid)
+        assert pid is not None and pid_alive(pid)
         assert (server.password_file.stat().st_mode & 0o777) == 0o600
         conf = (server.conf_dir / "neo4j.conf").read_text()
         assert "server.default_listen_address=127.0.0.1" in conf
@@ -45,7 +45,7 @@ def test_start_twice_status_browser_and_clean_stop(tmp_path: Path) -> None:
             assert graph.execute("RETURN apoc.version() AS v")[0]["v"].startswith("5.26")
     finally:
         assert server.stop() is True
-    assert not _pid_alive(pid)
+    assert not pid_alive(pid)
     assert server.pid() is None
     assert server.stop() is False
 
