@@ -216,27 +216,39 @@ def load_sequences(graph: Graph, dataset: str) -> SequenceData:
     return data
 
 
-def load_vectors(graph: Graph, query: str, dataset: str, ids: Sequence[str]) -> np.ndarray | None:
-    """Vectors from ``query`` aligned to ``ids`` (rows without a vector are zero); ``None`` if none exist."""
-    rows = graph.query(query, {"dataset": dataset})
-    if not rows:
+def _align(keys: Sequence[str], vectors: np.ndarray, ids: Sequence[str], what: str) -> np.ndarray | None:
+    """Rows of ``vectors`` (one per key) placed at the positions of ``ids``; missing rows are zero."""
+    if len(keys) == 0:
         return None
-    dim = len(rows[0]["vector"])
-    out = np.zeros((len(ids), dim), dtype=np.float32)
+    out = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
     pos = {k: n for n, k in enumerate(ids)}
     found = 0
-    for row in rows:
-        n = pos.get(row["id"])
+    for key, vec in zip(keys, vectors):
+        n = pos.get(key)
         if n is not None:
-            out[n] = np.asarray(row["vector"], dtype=np.float32)
+            out[n] = vec
             found += 1
-    log.info("%s: %d of %d rows have a vector (dim %d)", query, found, len(ids), dim)
+    log.info("%s: %d of %d rows have a vector (dim %d)", what, found, len(ids), vectors.shape[1])
     return out
 
 
+def load_vectors(graph: Graph, query: str, dataset: str, ids: Sequence[str]) -> np.ndarray | None:
+    """Vectors from ``query`` aligned to ``ids`` (rows without a vector are zero); ``None`` if none exist."""
+    rows = graph.query(query, {"dataset": dataset})
+    vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+    return _align([r["id"] for r in rows], vectors, ids, query)
+
+
 def load_personas(graph: Graph, data: SequenceData) -> np.ndarray | None:
-    """``User.persona`` per user index (n_users × d), or ``None`` when no persona is stored."""
-    return load_vectors(graph, "queries/session_personas.cypher", data.dataset, data.user_ids)
+    """``User.persona`` per user index (n_users × d), or ``None`` when no persona is stored.
+
+    Read through :func:`personarec.persona.train.read_personas`, one consistent snapshot, so a
+    persona write-back running meanwhile is seen whole or not at all.
+    """
+    from personarec.persona.train import read_personas
+
+    keys, vectors, _ = read_personas(graph, data.dataset)
+    return _align(keys, vectors, data.user_ids, "User.persona")
 
 
 def load_item_embeddings(graph: Graph, data: SequenceData) -> np.ndarray | None:

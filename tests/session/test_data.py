@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from personarec.session.data import SequenceData, history_vectors, load_sequences
+from personarec.session.data import (SequenceData, history_vectors, load_item_embeddings, load_personas,
+                                     load_sequences)
 
 SEQS = {"d:1": ["d:a", "d:b", "d:c", "d:d", "d:e"], "d:2": ["d:c", "d:a", "d:b"], "d:10": ["d:e", "d:a"]}
 
@@ -74,3 +75,23 @@ def test_load_sequences_from_neo4j(graph, neo4j_settings, tmp_path: Path) -> Non
     assert [data.item_ids[i - 1] for i in data.items[u1]] == [f"tiny:{x}" for x in "abcde"]
     assert data.target(u1, "test") == data.item_index("tiny:e")
     assert data.fingerprint() == hashlib.md5(b"1\td\te\n2\ta\tb\n").hexdigest()
+
+
+def test_personas_and_item_embeddings_align_with_the_index_maps(graph) -> None:
+    graph.execute("""
+        UNWIND [['p:1', [1.0, 0.0]], ['p:2', null]] AS u
+        MERGE (user:User {id: u[0]}) SET user.dataset = 'p', user.persona = u[1], user.persona_version = 1
+        WITH user
+        UNWIND range(0, 3) AS n
+        MERGE (i:Item {id: 'p:i' + n}) SET i.dataset = 'p', i.embedding = CASE WHEN n = 2 THEN null ELSE [n, 1.0] END
+        MERGE (user)-[r:INTERACTED {seq: n}]->(i)
+        SET r.split = CASE n WHEN 3 THEN 'test' WHEN 2 THEN 'valid' ELSE 'train' END, r.ts = n""")
+    data = load_sequences(graph, "p")
+    personas = load_personas(graph, data)
+    assert personas is not None and personas.shape == (2, 2)
+    assert personas[data.user_index("p:1")].tolist() == [1.0, 0.0]
+    assert personas[data.user_index("p:2")].tolist() == [0.0, 0.0]  # no persona: zero row
+    items = load_item_embeddings(graph, data)
+    assert items is not None and items.shape == (5, 2) and items[0].tolist() == [0.0, 0.0]  # row 0 = padding
+    assert items[data.item_index("p:i3")].tolist() == [3.0, 1.0]
+    assert items[data.item_index("p:i2")].tolist() == [0.0, 0.0]
