@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from personarec.config import Settings
+from personarec.errors import PersonarecError
 from personarec.graph import Graph
 
 log = logging.getLogger(__name__)
@@ -31,3 +32,21 @@ def counts(graph: Graph) -> dict[str, dict[str, int]]:
     for row in graph.query("admin/counts.cypher"):
         out[row["kind"]][row["name"]] = row["count"]
     return out
+
+
+def datasets(graph: Graph) -> list[str]:
+    """Names of the datasets that have users in the graph."""
+    return [r["dataset"] for r in graph.query("admin/datasets.cypher") if r["dataset"]]
+
+
+def resolve_dataset(graph: Graph, dataset: str | None) -> str:
+    """The given dataset (checked to exist), or the only one in the graph."""
+    found = datasets(graph)
+    if dataset is not None:
+        if dataset not in found:
+            raise PersonarecError(f"dataset {dataset!r} has no users in the graph (found: {', '.join(found) or 'none'}).")
+        return dataset
+    if len(found) != 1:
+        raise PersonarecError("the graph holds " + (f"several datasets ({', '.join(found)}); pick one with --dataset."
+                                                   if found else "no users; load a dataset first."))
+    return found[0]

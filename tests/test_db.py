@@ -40,3 +40,20 @@ def test_reset_empties_graph_and_keeps_schema(graph, neo4j_settings: Settings) -
 def test_counts(graph) -> None:
     graph.execute("CREATE (:User {id: 'a'})-[:INTERACTED]->(:Item {id: 'b'})<-[:INTERACTED]-(:User {id: 'c'})")
     assert db.counts(graph) == {"node": {"User": 2, "Item": 1}, "rel": {"INTERACTED": 2}}
+
+
+def test_resolve_dataset(graph) -> None:
+    import pytest
+
+    from personarec.errors import PersonarecError
+
+    with pytest.raises(PersonarecError, match="no users; load a dataset first"):
+        db.resolve_dataset(graph, None)
+    graph.execute("CREATE (:User {id: 'a:1', dataset: 'a'}), (:User {id: 'b:1', dataset: 'b'})")
+    assert db.resolve_dataset(graph, "b") == "b"
+    with pytest.raises(PersonarecError, match="several datasets \\(a, b\\)"):
+        db.resolve_dataset(graph, None)
+    with pytest.raises(PersonarecError, match="'c' has no users"):
+        db.resolve_dataset(graph, "c")
+    graph.execute("MATCH (u:User {dataset: 'b'}) DELETE u")
+    assert db.resolve_dataset(graph, None) == "a"

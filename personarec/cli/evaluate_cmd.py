@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from personarec.cli.common import AppContext, pass_app
-from personarec.errors import PersonarecError
+from personarec.db import resolve_dataset
 
 
 @click.command()
@@ -26,12 +26,7 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
 
     graph = app.graph()
     settings = app.settings
-    if dataset is None:
-        names = [r["name"] for r in graph.query("queries/session_datasets.cypher")]
-        if len(names) != 1:
-            raise PersonarecError(f"the graph holds {len(names)} datasets ({', '.join(names) or 'none'}); "
-                                  "choose one with --dataset.")
-        dataset = names[0]
+    dataset = resolve_dataset(graph, dataset)
     try:
         seed_list = [int(s) for s in seeds.split(",")] if seeds else None
     except ValueError:

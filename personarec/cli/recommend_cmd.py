@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from personarec.cli.common import AppContext, pass_app, print_rows
+from personarec.db import resolve_dataset
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, 
         raise click.UsageError("give --users or --sessions, not both.")
     if no_neo4j and not parquet:
         raise click.UsageError("--no-neo4j needs --parquet PATH.")
-    ds = jobs.resolve_dataset(graph, dataset)
+    ds = resolve_dataset(graph, dataset)
     recommender = jobs.build_recommender(graph, app.settings, ds, model, model_dir)
     if sessions_file:
         if not parquet:

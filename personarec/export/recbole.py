@@ -121,7 +121,7 @@ def export_recbole(graph: Graph, out: str | Path, dataset: str | None = None, *,
     is not per-user contiguous (train, then valid, then test in ``seq`` order), which every split the
     loaders make is.
     """
-    from personarec.jobs.batch import resolve_dataset
+    from personarec.db import resolve_dataset
 
     if max_len <= 0:
         raise ExportError(f"max_len must be positive, got {max_len}.")

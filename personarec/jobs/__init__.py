@@ -7,7 +7,7 @@ Entry points: :func:`recommend`, :func:`recommend_sessions`; runs are managed wi
 
 from personarec.jobs.base import Recommender, UserBatch, top_k_masked
 from personarec.jobs.batch import (JobError, RunSummary, default_run_id, read_id_file, read_sessions_file,
-                                   recommend, recommend_sessions, resolve_dataset)
+                                   recommend, recommend_sessions)
 from personarec.jobs.parquet import read_run
 from personarec.jobs.models import MODELS, build_recommender
 from personarec.jobs.popularity import MostPopular
@@ -15,4 +15,4 @@ from personarec.jobs.runs import Comparison, compare_runs, get_run, list_runs, r
 
 __all__ = ["MODELS", "build_recommender", "Comparison", "JobError", "MostPopular", "Recommender", "RunSummary", "UserBatch", "compare_runs",
            "default_run_id", "get_run", "list_runs", "read_id_file", "read_run", "read_sessions_file", "recommend",
-           "recommend_sessions", "remove_run", "resolve_dataset", "run_recommendations", "top_k_masked"]
+           "recommend_sessions", "remove_run", "run_recommendations", "top_k_masked"]

@@ -20,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from personarec.config import Settings
+from personarec.db import resolve_dataset
 from personarec.errors import PersonarecError
 from personarec.graph import Graph
 from personarec.jobs.base import Recommender, UserBatch
@@ -67,19 +68,6 @@ class RunSummary:
 def default_run_id(model: str, dataset: str) -> str:
     """``<model>-<dataset>-<UTC time>``, e.g. ``most-popular-ml-100k-20260126T013000``."""
     return f"{model}-{dataset}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
-
-
-def resolve_dataset(graph: Graph, dataset: str | None) -> str:
-    """The given dataset, or the only one in the graph."""
-    found = [r["dataset"] for r in graph.query("queries/jobs_datasets.cypher") if r["dataset"]]
-    if dataset is not None:
-        if dataset not in found:
-            raise JobError(f"dataset {dataset!r} has no users in the graph (found: {', '.join(found) or 'none'}).")
-        return dataset
-    if len(found) != 1:
-        raise JobError("the graph holds " + (f"several datasets ({', '.join(found)}); pick one with --dataset."
-                                            if found else "no users; load a dataset first."))
-    return found[0]
 
 
 def node_ids(dataset: str, raw: Sequence[str]) -> list[str]:

@@ -17,7 +17,7 @@ def test_evaluate_command_writes_a_report(graph, neo4j_settings, tmp_path: Path)
            "PERSONAREC_SESSION__MAX_LEN": "8"}
     runner = CliRunner()
     empty = runner.invoke(main, ["evaluate"], env=env)
-    assert empty.exit_code == 1 and "choose one with --dataset" in empty.output
+    assert empty.exit_code == 1 and "no users; load a dataset first" in empty.output
     path = tmp_path / "tiny.txt"
     path.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n" for u in range(1, 13)))
     load_dataset(graph, neo4j_settings, "sequences", [path], dataset="tiny", progress=False)
