@@ -131,11 +131,13 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     echo(f"{personas.users} personas written, run {personas.run_id} [{time.monotonic() - t:.0f} s]")
 
     t = _stage(echo, "evaluation (full ranking, history masked)")
-    report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds or settings.eval.seeds[:1])
+    model_dir = opts.out_dir / "model"
+    report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds or settings.eval.seeds[:1],
+                      save_models=model_dir)
     echo(f"report in {opts.out_dir / 'eval'} [{time.monotonic() - t:.0f} s]")
 
     t = _stage(echo, "batch recommendations")
-    recommender = build_recommender(graph, settings, dataset, "two-stage", opts.out_dir / "model")
+    recommender = build_recommender(graph, settings, dataset, "two-stage", model_dir)  # the evaluated models
     run = recommend(graph, settings, recommender, dataset=dataset, k=opts.k)
     echo(f"{run.line()} [{time.monotonic() - t:.0f} s]")
 

@@ -146,7 +146,7 @@ def evaluate_models(models: TrainedModels, data: SequenceData, stage: Stage, per
 
 
 def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds: list[int] | None = None,
-             config: SASRecConfig | None = None) -> EvalReport:
+             config: SASRecConfig | None = None, save_models: Path | None = None) -> EvalReport:
     """Train every row's model per seed, evaluate on the test split, write the report folder.
 
     Args:
@@ -157,16 +157,18 @@ def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds:
         out_dir: report folder (created): ``report.md``, ``results.json``, PNG plots.
         seeds: seeds (default ``settings.eval.seeds``).
         config: SASRec hyper-parameters (default: RecBole-like, with ``settings.session`` knobs).
+        save_models: folder to keep the first seed's trained models in (``TrainedModels.save``), so a
+            batch job can serve them without training again.
     """
     data = load_sequences(graph, dataset)
     personas = load_personas(graph, data)
     item_vectors = load_item_embeddings(graph, data)
-    return evaluate_data(data, settings, out_dir, seeds, config, personas, item_vectors)
+    return evaluate_data(data, settings, out_dir, seeds, config, personas, item_vectors, save_models)
 
 
 def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
                   config: SASRecConfig | None = None, personas: np.ndarray | None = None,
-                  item_vectors: np.ndarray | None = None) -> EvalReport:
+                  item_vectors: np.ndarray | None = None, save_models: Path | None = None) -> EvalReport:
     """:func:`evaluate` on already-loaded data (no Neo4j needed; used by tests and benchmarks)."""
     from personarec.eval.report import write_report
 
@@ -195,6 +197,8 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
         cfg = base.model_copy(update={"seed": seed})
         models = train_models(data, cfg, personas, item_vectors, s.n_candidates, s.fusion)
         ranks = evaluate_models(models, data, "test", personas, s.gap_s)
+        if save_models is not None and seed == seeds[0]:
+            models.save(save_models)
         row_summaries = {row: {seg: summarize(r, m) for seg, m in masks.items()} for row, r in ranks.items()}
         report.runs.append({"seed": seed, "rows": row_summaries})
         for row, r in ranks.items():

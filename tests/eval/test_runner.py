@@ -27,7 +27,7 @@ def test_five_rows_two_seeds_and_report(tmp_path: Path) -> None:
     personas = rng.normal(size=(data.n_users, 4)).astype(np.float32)
     items = rng.normal(size=(data.n_items + 1, 6)).astype(np.float32)
     settings = load_settings(env={})
-    report = evaluate_data(data, settings, tmp_path, [1, 2], FAST, personas, items)
+    report = evaluate_data(data, settings, tmp_path, [1, 2], FAST, personas, items, save_models=tmp_path / "model")
     assert list(report.summary) == ["popular", "sasrec", "history", "persona", "rerank"]
     all_ = report.summary["rerank"]["all"]
     assert set(all_) >= {"HR@10", "HR@100", "NDCG@10", "MRR@10", "MRR"}
@@ -41,6 +41,10 @@ def test_five_rows_two_seeds_and_report(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["seeds"] == [1, 2] and len(saved["runs"]) == 2
     assert "Persona-SASRec + SASRec rerank" in (tmp_path / "report.md").read_text()
+    from personarec.session.models import TrainedModels
+
+    kept = TrainedModels.load(tmp_path / "model")  # the first seed's models, for a batch job to serve
+    assert kept.persona is not None and kept.item_ids == data.item_ids
 
 
 def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_settings, tmp_path: Path) -> None:
