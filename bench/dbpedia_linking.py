@@ -24,7 +24,6 @@ import argparse
 import csv
 import json
 import logging
-import socket
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -33,15 +32,10 @@ from typing import Any
 
 from loaders.dbpedia.linking import KIND_TYPES, ItemRef, Link, link_items
 from loaders.dbpedia.sparql import SparqlClient, sparql_iri
+from personarec.server.process import free_port
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def movielens_items(data: Path) -> tuple[list[ItemRef], dict[str, str | None]]:
@@ -155,7 +149,7 @@ def main() -> None:
         from personarec.server.virtuoso import ManagedVirtuoso
 
         home = tempfile.TemporaryDirectory(prefix="bench-virtuoso-")
-        server = ManagedVirtuoso(Path(home.name), _free_port(), _free_port())
+        server = ManagedVirtuoso(Path(home.name), free_port(), free_port())
         server.start(load=args.data / "dbpedia")
         endpoint = server.endpoint
     mirror_s = time.perf_counter() - t0

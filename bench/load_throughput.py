@@ -32,7 +32,6 @@ import logging
 import os
 import platform
 import shutil
-import socket
 import tempfile
 import time
 from collections import defaultdict
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ceiling import admin_import, review_rows, write_csv
+from personarec.server.process import free_port
 from personarec.config import Settings, load_settings
 
 log = logging.getLogger("bench.load_throughput")
@@ -52,12 +52,6 @@ DATA = Path(os.environ.get("PERSONAREC_DATA_DIR", ROOT.parent / "shared" / "data
 PASSWORD = "personarec-bench-pw"
 REVIEW_RELS = ("INTERACTED", "CO_INTERACTED")
 WRITE_SCRIPTS = ("users", "interaction_items", "interactions", "co_interacted")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def datasets(synthetic_file: Path) -> dict[str, tuple[str, list[Path]]]:
@@ -76,8 +70,8 @@ def fresh_server(base: Settings, workdir: Path, heap: str, pagecache: str) -> It
 
     home = Path(tempfile.mkdtemp(prefix="online-", dir=workdir))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "PERSONAREC_"))}
-    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(_free_port()),
-                "PERSONAREC_SERVER__HTTP_PORT": str(_free_port()), "PERSONAREC_SERVER__HEAP": heap,
+    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
+                "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "PERSONAREC_SERVER__HEAP": heap,
                 "PERSONAREC_SERVER__PAGECACHE": pagecache, "PERSONAREC_SERVER__JAR_CACHE": str(base.server.jar_cache),
                 "NEO4J_PASSWORD": PASSWORD})
     settings = load_settings(env=env)
@@ -177,8 +171,8 @@ def run_bulk(name: str, source: str, paths: list[Path], base: Settings, workdir:
     from personarec.server import ManagedNeo4j
 
     home = Path(tempfile.mkdtemp(prefix="bulk-", dir=workdir))
-    env = {"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(_free_port()),
-           "PERSONAREC_SERVER__HTTP_PORT": str(_free_port()), "PERSONAREC_SERVER__JAR_CACHE": str(base.server.jar_cache),
+    env = {"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
+           "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "PERSONAREC_SERVER__JAR_CACHE": str(base.server.jar_cache),
            "NEO4J_PASSWORD": PASSWORD}
     settings = load_settings(env=env)
     try:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from personarec.server.process import free_port
 from personarec.config import Settings, load_settings
 from personarec.db import init_schema, reset
 from personarec.graph import Graph, connect
@@ -28,12 +28,6 @@ log = logging.getLogger(__name__)
 TEST_PASSWORD = "personarec-test-pw"
 NEO4J_IMAGE = "neo4j:5.26.19-community"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _docker_neo4j() -> Iterator[Settings] | None:
@@ -72,8 +66,8 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
     home = tmp_path_factory.mktemp("neo4j-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(_free_port()),
-                "PERSONAREC_SERVER__HTTP_PORT": str(_free_port()), "NEO4J_PASSWORD": TEST_PASSWORD})
+    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
+                "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "NEO4J_PASSWORD": TEST_PASSWORD})
     settings = load_settings(env=env)
     server = ManagedNeo4j(settings.server, password=TEST_PASSWORD)
     server.start()
@@ -120,7 +114,7 @@ def sparql_endpoint(tmp_path_factory: pytest.TempPathFactory, shared_data: Path)
 
     if not ManagedVirtuoso.available():
         pytest.skip("virtuoso-t / isql-vt not found: install Virtuoso (apt-get install virtuoso-opensource)")
-    server = ManagedVirtuoso(tmp_path_factory.mktemp("virtuoso-home"), _free_port(), _free_port())
+    server = ManagedVirtuoso(tmp_path_factory.mktemp("virtuoso-home"), free_port(), free_port())
     server.start(load=shared_data / "dbpedia")
     try:
         yield server.endpoint

@@ -18,6 +18,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for private test and benchmark servers)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def port_free(host: str, port: int) -> bool:
     """True when nothing listens on ``host:port`` (we could bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
+from personarec.server.process import free_port
 from personarec.config import Settings, load_settings
 from personarec.db import counts
 from personarec.graph import Graph, connect
@@ -18,12 +18,6 @@ from personarec.load.bulk import BulkError, bulk_load
 
 PASSWORD = "personarec-bulk-pw"
 HOSTILE = 'He said "hi", then \\ MATCH (n) DETACH DELETE n; // \'quoted\', comma, end'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _write_amazon_2018(folder: Path) -> list[Path]:
@@ -52,8 +46,8 @@ def _write_amazon_2018(folder: Path) -> list[Path]:
 @pytest.fixture
 def bulk_settings(tmp_path: Path) -> Settings:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "PERSONAREC_"))}
-    env.update({"PERSONAREC_SERVER__HOME": str(tmp_path / "home"), "PERSONAREC_SERVER__BOLT_PORT": str(_free_port()),
-                "PERSONAREC_SERVER__HTTP_PORT": str(_free_port()), "NEO4J_PASSWORD": PASSWORD})
+    env.update({"PERSONAREC_SERVER__HOME": str(tmp_path / "home"), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
+                "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "NEO4J_PASSWORD": PASSWORD})
     return load_settings(env=env)
 
 

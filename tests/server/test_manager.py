@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from personarec.server.process import free_port
 from personarec.config import load_settings
 from personarec.errors import ServerError
 from personarec.graph import connect
@@ -15,15 +16,9 @@ from personarec.server import ManagedNeo4j
 from personarec.server.process import pid_alive
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _settings(home: Path, **env: str):
-    base = {"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(_free_port()),
-            "PERSONAREC_SERVER__HTTP_PORT": str(_free_port())}
+    base = {"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
+            "PERSONAREC_SERVER__HTTP_PORT": str(free_port())}
     return load_settings(env={**base, **env})
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from personarec.server.process import free_port
 from personarec.errors import ServerError
 from personarec.server.virtuoso import ManagedVirtuoso
 
@@ -21,12 +22,6 @@ TRIPLES = """<http://dbpedia.org/resource/Heat_(1995_film)> <http://www.w3.org/1
 <http://dbpedia.org/resource/Heat_(1995_film)> <http://dbpedia.org/ontology/director> <http://dbpedia.org/resource/Michael_Mann> .
 <http://dbpedia.org/resource/Michael_Mann> <http://www.w3.org/2000/01/rdf-schema#label> "Michael Mann"@en .
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ask(endpoint: str, query: str) -> list[dict]:
@@ -40,7 +35,7 @@ def test_start_load_twice_query_stop(tmp_path: Path) -> None:
     data.mkdir()
     with gzip.open(data / "heat.nt.gz", "wt") as fh:
         fh.write(TRIPLES)
-    server = ManagedVirtuoso(tmp_path / "home", _free_port(), _free_port(), start_timeout_s=60)
+    server = ManagedVirtuoso(tmp_path / "home", free_port(), free_port(), start_timeout_s=60)
     try:
         assert server.start(load=data) is True
         assert server.start() is False  # already running: harmless
@@ -70,7 +65,7 @@ def test_port_in_use_and_bad_folder(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
-        server = ManagedVirtuoso(tmp_path / "home", busy.getsockname()[1], _free_port())
+        server = ManagedVirtuoso(tmp_path / "home", busy.getsockname()[1], free_port())
         with pytest.raises(ServerError, match="already in use"):
             server.start()
     with pytest.raises(ServerError, match="no \\*.nt.gz"):

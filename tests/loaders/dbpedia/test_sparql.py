@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from loaders.dbpedia.sparql import SparqlClient, SparqlError, sparql_iri, sparql_literal
+from personarec.server.process import free_port
 
 NASTY = ['He said "hi"', "back\\slash", "it's", 'end\\"', "tab\tnew\nline", "} UNION { ?s ?p ?o", "Ümlaut «quote»"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_literals_round_trip_through_the_server(sparql_endpoint: str) -> None:
@@ -60,7 +54,7 @@ def test_polite_interval(sparql_endpoint: str) -> None:
 
 
 def test_endpoint_down_is_one_clear_error() -> None:
-    client = SparqlClient(f"http://127.0.0.1:{_free_port()}/sparql", None, retries=2, backoff_s=0.05,
+    client = SparqlClient(f"http://127.0.0.1:{free_port()}/sparql", None, retries=2, backoff_s=0.05,
                           min_interval_s=0, timeout_s=2)
     with pytest.raises(SparqlError, match=r"is not answering .* after 3 attempts") as err:
         client.select("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
