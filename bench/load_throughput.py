@@ -66,21 +66,15 @@ def datasets(synthetic_file: Path) -> dict[str, tuple[str, list[Path]]]:
 @contextmanager
 def fresh_server(base: Settings, workdir: Path, heap: str, pagecache: str) -> Iterator[Settings]:
     """A managed Neo4j in its own home on free ports, stopped (and its home removed) afterwards."""
-    from personarec.server import ManagedNeo4j
+    from personarec.server import private_server
 
     home = Path(tempfile.mkdtemp(prefix="online-", dir=workdir))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "PERSONAREC_"))}
-    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
-                "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "PERSONAREC_SERVER__HEAP": heap,
-                "PERSONAREC_SERVER__PAGECACHE": pagecache, "PERSONAREC_SERVER__JAR_CACHE": str(base.server.jar_cache),
-                "NEO4J_PASSWORD": PASSWORD})
-    settings = load_settings(env=env)
-    server = ManagedNeo4j(settings.server, password=PASSWORD)
-    server.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAREC_")}  # no user config
     try:
-        yield settings
+        with private_server(home, PASSWORD, env=env, heap=heap, pagecache=pagecache,
+                            jar_cache=str(base.server.jar_cache)) as settings:
+            yield settings
     finally:
-        server.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 

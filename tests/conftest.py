@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from personarec.server.process import free_port
 from personarec.config import Settings, load_settings
 from personarec.db import init_schema, reset
 from personarec.graph import Graph, connect
+from personarec.server.process import free_port
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +62,10 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     if docker_gen is not None:
         yield from docker_gen
         return
-    from personarec.server import ManagedNeo4j
+    from personarec.server import private_server
 
-    home = tmp_path_factory.mktemp("neo4j-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-    env.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
-                "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "NEO4J_PASSWORD": TEST_PASSWORD})
-    settings = load_settings(env=env)
-    server = ManagedNeo4j(settings.server, password=TEST_PASSWORD)
-    server.start()
-    try:
+    with private_server(tmp_path_factory.mktemp("neo4j-home"), TEST_PASSWORD) as settings:
         yield settings
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

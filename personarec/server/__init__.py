@@ -5,6 +5,6 @@ The server is assembled from Maven Central (``org.neo4j:neo4j`` + Neo4j Browser 
 background by its main class. Entry point: :class:`ManagedNeo4j`.
 """
 
-from personarec.server.manager import ManagedNeo4j, ServerStatus
+from personarec.server.manager import ManagedNeo4j, ServerStatus, private_server
 
-__all__ = ["ManagedNeo4j", "ServerStatus"]
+__all__ = ["ManagedNeo4j", "ServerStatus", "private_server"]

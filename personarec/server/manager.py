@@ -10,13 +10,15 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from personarec.config import ServerConfig
+from personarec.config import ServerConfig, Settings
 from personarec.errors import ServerError
-from personarec.server.process import pid_alive, port_answers, port_free, read_pid, spawn, terminate
+from personarec.server.process import free_port, pid_alive, port_answers, port_free, read_pid, spawn, terminate
 
 log = logging.getLogger(__name__)
 
@@ -279,3 +281,27 @@ class ManagedNeo4j:
         pid = self.pid()
         return ServerStatus(running=pid is not None, pid=pid, version=version, bolt_uri=self.bolt_uri,
                             browser_url=self.browser_url, home=self.home)
+
+
+@contextmanager
+def private_server(home: Path, password: str, *, env: Mapping[str, str] | None = None,
+                   **server: str) -> Iterator[Settings]:
+    """A managed Neo4j under ``home`` on free ports, for tests and benchmarks; stopped on exit.
+
+    ``env`` is the environment the settings are read from (default: ours without ``NEO4J_*``, so a
+    configured external server is never used); ``server`` overrides fields of ``[server]``, e.g.
+    ``heap="2g"``. Yields the :class:`Settings` that point at it.
+    """
+    from personarec.config import load_settings
+
+    base = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("NEO4J_")}
+    base.update({"PERSONAREC_SERVER__HOME": str(home), "PERSONAREC_SERVER__BOLT_PORT": str(free_port()),
+                 "PERSONAREC_SERVER__HTTP_PORT": str(free_port()), "NEO4J_PASSWORD": password})
+    base.update({f"PERSONAREC_SERVER__{key.upper()}": str(value) for key, value in server.items()})
+    settings = load_settings(env=base)
+    managed = ManagedNeo4j(settings.server, password=password)
+    managed.start()
+    try:
+        yield settings
+    finally:
+        managed.stop()
