@@ -53,3 +53,30 @@ def search(app: AppContext, text: str, k: int, model: str | None, as_json: bool)
 
     vector = embed_texts([text], app.settings, model=model)[0]
     print_rows(nearest_items(app.graph(), vector, k), as_json)
+
+
+@embed.command("graph")
+@click.option("--dataset", default=None, help="Dataset name (default: the only dataset in the graph).")
+@click.option("--replace-text", is_flag=True,
+              help="Also overwrite items that have a text (LLM) embedding; by default only items without "
+                   "one (or with an earlier structural one) are written.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def graph_vectors(app: AppContext, dataset: str | None, replace_text: bool, as_json: bool) -> None:
+    """Item vectors from the KG structure, for catalogues without item text (e.g. S3-Rec Beauty).
+
+    Latent semantic analysis of items × (train users, feature and DBpedia nodes, linked items), stored
+    as Item.embedding with embedding_model 'kg-svd'. Held-out interactions are never used.
+    """
+    from personarec.db import resolve_dataset
+    from personarec.embed.structural import embed_items_structural
+
+    graph = app.graph()
+    summary = embed_items_structural(graph, app.settings, resolve_dataset(graph, dataset),
+                                     replace_text=replace_text)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    click.echo(f"{summary.dataset}: {summary.written} of {summary.items} items written ({summary.kept} kept their "
+               f"text embedding); {summary.contexts} contexts, rank {summary.rank} of {summary.dimensions}; "
+               f"{summary.seconds:.1f} s")
