@@ -151,6 +151,8 @@ class SessionConfig(_Section):
     valid_users: int | None = Field(None, gt=0, description="Early-stop on a fixed sample of this many users.")
     n_candidates: int = Field(100, gt=0, description="Candidates kept by persona-SASRec for reranking.")
     fusion: float = Field(0.0, ge=0, le=1, description="Generator weight in the rerank score fusion (0: SASRec only).")
+    device: str = Field("auto", description="torch device for the session models: auto (CUDA when available), "
+                        "cpu, cuda, cuda:1, …")
 
 
 class EvalConfig(_Section):
@@ -161,6 +163,8 @@ class EvalConfig(_Section):
                                  "of items by train count.")
     sparse_quantile: float = Field(0.25, gt=0, lt=1, description="Sparse users: train history at or below this "
                                    "quantile of history lengths.")
+    jobs: int = Field(1, ge=1, description="Seeds trained at once in separate processes (a GPU or several CPU "
+                      "cores fit more than one of these small models); 1 trains them one after another.")
 
 
 class Settings(_Section):

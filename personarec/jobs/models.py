@@ -45,8 +45,7 @@ def build_recommender(graph: Graph, settings: Settings, dataset: str, model: str
 
     s = settings.session
     data = load_sequences(graph, dataset)
-    config = SASRecConfig(max_len=s.max_len, epochs=s.epochs, patience=s.patience, time_limit_s=s.time_limit_s,
-                          valid_users=s.valid_users, seed=settings.seed)
+    config = SASRecConfig.from_session(s, seed=settings.seed)
     models = train_models(data, config, personas=load_personas(graph, data),
                           item_vectors=load_item_embeddings(graph, data), n_candidates=s.n_candidates,
                           fusion=s.fusion)

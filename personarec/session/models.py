@@ -131,7 +131,7 @@ class TrainedModels:
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModels:
-        state: dict[str, Any] = torch.load(folder / "models.pt", weights_only=False)
+        state: dict[str, Any] = torch.load(folder / "models.pt", weights_only=False, map_location="cpu")
         pop = MostPopular()
         pop.counts_ = state["counts"]
         return cls(item_ids=state["item_ids"], popular=pop, sasrec=SASRec.from_state(state["sasrec"]),

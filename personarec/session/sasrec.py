@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from tqdm.auto import tqdm
 
+from personarec.config import SessionConfig
 from personarec.eval.metrics import mask_history, metrics_from_ranks, target_ranks
 from personarec.session.data import SequenceData
 
@@ -61,6 +62,22 @@ class SASRecConfig(BaseModel):
     valid_users: int | None = Field(None, gt=0, description="Early-stop on a fixed random sample of this many "
                                     "validation users (None: all); the final numbers always use all users.")
     progress: bool = Field(True, description="Show a tqdm bar over epochs.")
+    device: str = Field("auto", description="torch device for training and scoring: 'auto' (CUDA when "
+                        "available, else CPU), 'cpu', 'cuda', 'cuda:1', …; scores always come back on the CPU.")
+
+    @classmethod
+    def from_session(cls, session: SessionConfig, **overrides: Any) -> SASRecConfig:
+        """The knobs of the ``session`` config section (max_len, epochs, …, device), plus ``overrides``."""
+        return cls(max_len=session.max_len, epochs=session.epochs, patience=session.patience,
+                   time_limit_s=session.time_limit_s, valid_users=session.valid_users, device=session.device,
+                   **overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``'auto'`` -> CUDA when torch sees a GPU, else CPU; anything else as torch spells it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 class SASRecNet(nn.Module):
@@ -212,7 +229,12 @@ class SASRec:
         if item_vectors is not None:
             text = torch.from_numpy(item_vectors.astype(np.float32))
             text = text / (text[1:].std() + 1e-8)
-        self.net_ = net = SASRecNet(data.n_items, cfg, None if users_t is None else users_t.shape[1], text)
+        device = resolve_device(cfg.device)
+        if device.type == "cuda":
+            torch.cuda.manual_seed_all(cfg.seed)
+        self.net_ = net = SASRecNet(data.n_items, cfg, None if users_t is None else users_t.shape[1], text).to(device)
+        if users_t is not None:
+            users_t = users_t.to(device)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
         x_all, y_all, u_all = _windows(data, cfg.max_len)
@@ -245,9 +267,9 @@ class SASRec:
             for b in rng.permutation(len(batches)):
                 idx = batches[b]
                 width = int(lengths[idx].max())
-                x = torch.from_numpy(x_all[idx, :width])
-                y = torch.from_numpy(y_all[idx, :width])
-                uv = users_t[torch.from_numpy(u_all[idx])] if users_t is not None else None
+                x = torch.from_numpy(x_all[idx, :width]).to(device, non_blocking=True)
+                y = torch.from_numpy(y_all[idx, :width]).to(device, non_blocking=True)
+                uv = users_t[torch.from_numpy(u_all[idx]).to(device)] if users_t is not None else None
                 table = net.item_table()
                 h = net(x, uv, table)
                 keep = y > 0
@@ -256,7 +278,8 @@ class SASRec:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) * int(keep.sum())
+                total += loss.detach() * keep.sum()  # a tensor: no device sync per step
+            total = float(total)
             train_s = time.perf_counter() - t0
             ndcg = self.evaluate(data, "valid", users=valid_users, user_vectors=user_vectors)["NDCG@10"] \
                 if valid_users.size else -float(total)
@@ -289,7 +312,13 @@ class SASRec:
         if user_vectors is None:
             raise ValueError("this model needs user vectors (persona or history vector) to score.")
         assert self.user_mean_ is not None and self.user_std_ is not None
-        return torch.from_numpy(((user_vectors - self.user_mean_) / self.user_std_).astype(np.float32))
+        return torch.from_numpy(((user_vectors - self.user_mean_) / self.user_std_).astype(np.float32)).to(
+            self.device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network lives (CPU until trained or loaded)."""
+        return next(self.net_.parameters()).device if self.net_ is not None else torch.device("cpu")
 
     @torch.no_grad()
     def score_sessions(self, sessions: Sequence[np.ndarray], user_vectors: np.ndarray | None = None) -> torch.Tensor:
@@ -304,9 +333,9 @@ class SASRec:
             raise RuntimeError("train the model first.")
         net.eval()
         seqs, last = _pad(sessions, self.config.max_len)
-        h = net(seqs, self._user_tensor(user_vectors))
-        h_last = h[torch.arange(len(last)), last]
-        return h_last @ net.item_table().T
+        h = net(seqs.to(self.device), self._user_tensor(user_vectors))
+        h_last = h[torch.arange(len(last), device=h.device), last.to(h.device)]
+        return (h_last @ net.item_table().T).float().cpu()
 
     def ranks(self, data: SequenceData, stage: str, users: np.ndarray,
               user_vectors: np.ndarray | None = None, gap_s: float | None = None) -> np.ndarray:
@@ -341,13 +370,16 @@ class SASRec:
                 "history": self.history_, "best_epoch": self.best_epoch_}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> SASRec:
-        model = cls(SASRecConfig(**state["config"]))
+    def from_state(cls, state: dict[str, Any], device: str | None = None) -> SASRec:
+        """Rebuild a trained model; ``device`` overrides the saved config's (default: its ``device``)."""
+        config = {**state["config"], **({"device": device} if device else {})}
+        model = cls(SASRecConfig(**config))
         text = None
         if state["item_dim"]:
             text = torch.zeros(state["n_items"] + 1, state["item_dim"])
         model.net_ = SASRecNet(state["n_items"], model.config, state["user_dim"], text)
         model.net_.load_state_dict(state["state_dict"])
+        model.net_.to(resolve_device(model.config.device))
         model.user_mean_, model.user_std_ = state["user_mean"], state["user_std"]
         model.history_, model.best_epoch_ = state["history"], state["best_epoch"]
         return model
@@ -357,5 +389,5 @@ class SASRec:
 
     @classmethod
     def load(cls, path: Path) -> SASRec:
-        return cls.from_state(torch.load(path, weights_only=False))
+        return cls.from_state(torch.load(path, weights_only=False, map_location="cpu"))
 
