@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from personarec.cli.common import AppContext, pass_app
-from personarec.db import resolve_dataset
 
 
 @click.command()
@@ -17,26 +16,63 @@ from personarec.db import resolve_dataset
 @click.option("--seeds", default=None, help="Comma-separated seeds (default: eval.seeds, e.g. 2020,2021,2022).")
 @click.option("--epochs", type=int, default=None, help="Maximum epochs per model (default: session.epochs).")
 @click.option("--time-limit", type=float, default=None, help="Training seconds per model at most.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Seeds trained at once in separate processes (default: eval.jobs, 1).")
+@click.option("--device", default=None, help="torch device: auto (CUDA when available), cpu, cuda, cuda:1 …")
+@click.option("--save-inputs", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Only write what the evaluation reads from Neo4j (sequences, splits, personas, item "
+                   "vectors) to this .npz file, to evaluate elsewhere with --inputs.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Evaluate from a --save-inputs file instead of Neo4j (no database needed).")
 @pass_app
 def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: str | None,
-             epochs: int | None, time_limit: float | None) -> None:
-    """Train most-popular, SASRec, SASRec+history, persona-SASRec (+rerank) per seed and write a report."""
-    from personarec.eval.report import markdown_table
-    from personarec.eval.runner import evaluate as run_eval
+             epochs: int | None, time_limit: float | None, jobs: int | None, device: str | None, save_inputs: Path | None,
+             inputs_file: Path | None) -> None:
+    """Train most-popular, SASRec, SASRec+history, persona-SASRec (+rerank) per seed and write a report.
 
-    graph = app.graph()
-    settings = app.settings
-    dataset = resolve_dataset(graph, dataset)
+    \b
+    personarec evaluate --dataset ml-100k --out reports/eval-ml-100k
+    personarec evaluate --dataset beauty --save-inputs beauty.npz     # on the Neo4j machine
+    personarec evaluate --inputs beauty.npz --device cuda --jobs 3    # on a GPU box, no Neo4j
+    """
+    from personarec.db import resolve_dataset
+    from personarec.eval.inputs import load_inputs, save_inputs as write_inputs
+    from personarec.eval.report import markdown_table
+    from personarec.eval.runner import evaluate_data, input_notes, read_inputs
+
+    if save_inputs and inputs_file:
+        raise click.UsageError("--save-inputs reads Neo4j and --inputs replaces it: give one of them.")
     try:
         seed_list = [int(s) for s in seeds.split(",")] if seeds else None
     except ValueError:
         raise click.BadParameter(f"seeds must be integers separated by commas, got {seeds!r}", param_hint="--seeds")
-    update = {k: v for k, v in {"epochs": epochs, "time_limit_s": time_limit}.items() if v is not None}
+    if inputs_file:
+        inputs = load_inputs(inputs_file)
+        if dataset and dataset != inputs.data.dataset:
+            raise click.BadParameter(f"{inputs_file} holds dataset {inputs.data.dataset!r}, not {dataset!r}",
+                                     param_hint="--dataset")
+    else:
+        graph = app.graph()
+        inputs = read_inputs(graph, resolve_dataset(graph, dataset))
+    data = inputs.data
+    if save_inputs:
+        write_inputs(save_inputs, inputs)
+        click.echo(f"{data.dataset}: {data.n_users} users, {data.n_items} items, personas "
+                   f"{'yes' if inputs.personas is not None else 'no'}, item vectors "
+                   f"{'yes' if inputs.item_vectors is not None else 'no'} -> {save_inputs}")
+        return
+    settings = app.settings
+    update = {k: v for k, v in {"epochs": epochs, "time_limit_s": time_limit, "device": device}.items()
+              if v is not None}
     if update:
         settings = settings.model_copy(update={"session": settings.session.model_copy(update=update)})
-    out = out_dir or Path("reports") / f"eval-{dataset}"
-    report = run_eval(graph, settings, dataset, out, seed_list)
-    click.echo(f"{dataset}: test, full ranking, history masked; mean ± std over seeds {report.seeds}")
+    if jobs:
+        settings = settings.model_copy(update={"eval": settings.eval.model_copy(update={"jobs": jobs})})
+    out = out_dir or Path("reports") / f"eval-{data.dataset}"
+    report = evaluate_data(data, settings, out, seed_list, None, inputs.personas, inputs.item_vectors,
+                           notes=input_notes(inputs))
+    click.echo(f"{data.dataset}: test, full ranking, history masked; mean ± std over seeds {report.seeds}; "
+               f"trained on {report.hardware}")
     click.echo(markdown_table(report))
     for note in report.notes:
         click.echo(f"note: {note}")

@@ -10,7 +10,9 @@ over seeds. Breakdowns: long-tail vs head targets (by train popularity) and spar
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,13 @@ import numpy as np
 import torch
 
 from personarec.config import Settings
+from personarec.eval.inputs import EvalInputs
 from personarec.eval.metrics import METRICS, mask_history, summarize, target_ranks
 from personarec.session.data import (SequenceData, Stage, history_vectors, load_item_embeddings, load_personas,
                                      load_sequences)
 from personarec.session.models import TrainedModels, train_models
 from personarec.session.rerank import rerank, top_candidates, two_stage_ranks
-from personarec.session.sasrec import SASRecConfig
+from personarec.session.sasrec import SASRecConfig, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +73,12 @@ class EvalReport:
     curves: dict[str, list[float]] = field(default_factory=dict)
     hit_curves: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    hardware: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("dataset", "seeds", "fingerprint", "pinned", "users", "items",
                                               "segments", "summary", "runs", "training", "notes", "curves",
-                                              "hit_curves", "seconds")} | {
+                                              "hit_curves", "seconds", "hardware")} | {
             "protocol": "leave-one-out in time order; full ranking over all items (no sampled negatives); "
                         "history masked (train for validation, train+validation for test), never the target; "
                         "metrics per user averaged over users; ties broken towards the lower item index; "
@@ -160,28 +164,88 @@ def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds:
         save_models: folder to keep the first seed's trained models in (``TrainedModels.save``), so a
             batch job can serve them without training again.
     """
+    inputs = read_inputs(graph, dataset)
+    return evaluate_data(inputs.data, settings, out_dir, seeds, config, inputs.personas, inputs.item_vectors,
+                         save_models, notes=input_notes(inputs))
+
+
+def read_inputs(graph: Any, dataset: str) -> EvalInputs:
+    """Everything the evaluation reads from Neo4j: sequences and splits, personas, item vectors.
+
+    ``meta["item_vector_models"]`` counts the items per ``Item.embedding_model``, so the report can say
+    when item vectors come from the graph's structure (``kg-svd``) rather than an LLM.
+    """
     data = load_sequences(graph, dataset)
-    personas = load_personas(graph, data)
-    item_vectors = load_item_embeddings(graph, data)
-    return evaluate_data(data, settings, out_dir, seeds, config, personas, item_vectors, save_models)
+    models: dict[str, int] = {}
+    for row in graph.query("queries/embed_models.cypher", {"dataset": dataset}):
+        if row["model"] is not None:
+            models[row["model"]] = models.get(row["model"], 0) + 1
+    return EvalInputs(data, load_personas(graph, data), load_item_embeddings(graph, data),
+                      {"item_vector_models": models})
+
+
+def input_notes(inputs: EvalInputs) -> list[str]:
+    """Report notes about where the inputs came from (e.g. structural rather than LLM item vectors)."""
+    from personarec.embed.structural import MODEL_NAME
+
+    models = inputs.meta.get("item_vector_models") or {}
+    if inputs.item_vectors is None or not models:
+        return []
+    parts = ", ".join(f"{n} items by {m}" for m, n in sorted(models.items()))
+    note = f"Item.embedding: {parts}."
+    if MODEL_NAME in models:
+        note += (f" '{MODEL_NAME}' vectors come from the KG structure (LSA of train users and item features; "
+                 "`personarec embed graph`), used because those items have no text for an LLM to embed.")
+    return [note]
+
+
+@dataclass
+class SeedResult:
+    """One seed's test ranks per row, training records and validation curves."""
+
+    ranks: dict[str, np.ndarray]
+    training: list[dict[str, Any]]
+    curves: dict[str, list[float]]
+
+
+def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas: np.ndarray | None,
+                    item_vectors: np.ndarray | None, n_candidates: int, fusion: float, gap_s: float | None,
+                    save_models: Path | None) -> SeedResult:
+    """Train every row's model with ``seed`` and rank the test targets (runs in a worker with ``eval.jobs``)."""
+    models = train_models(data, base.model_copy(update={"seed": seed}), personas, item_vectors, n_candidates, fusion)
+    ranks = evaluate_models(models, data, "test", personas, gap_s)
+    if save_models is not None:
+        models.save(save_models)
+    training, curves = [], {}
+    for name in ("sasrec", "history", "persona"):
+        model = getattr(models, name)
+        if model is None:
+            continue
+        training.append({"seed": seed, "model": name, "best_epoch": model.best_epoch_,
+                         "epochs": len(model.history_), "seconds_per_epoch": model.epoch_seconds_,
+                         "best_valid_ndcg10": max(h["valid_ndcg10"] for h in model.history_)})
+        curves[name] = [h["valid_ndcg10"] for h in model.history_]
+    return SeedResult(ranks, training, curves)
 
 
 def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
                   config: SASRecConfig | None = None, personas: np.ndarray | None = None,
-                  item_vectors: np.ndarray | None = None, save_models: Path | None = None) -> EvalReport:
-    """:func:`evaluate` on already-loaded data (no Neo4j needed; used by tests and benchmarks)."""
+                  item_vectors: np.ndarray | None = None, save_models: Path | None = None,
+                  notes: list[str] | None = None) -> EvalReport:
+    """:func:`evaluate` on already-loaded data (no Neo4j needed: ``--inputs`` files, tests, benchmarks)."""
     from personarec.eval.report import write_report
 
     started = time.perf_counter()
     seeds = list(seeds or settings.eval.seeds)
     s = settings.session
-    base = config or SASRecConfig(max_len=s.max_len, epochs=s.epochs, patience=s.patience,
-                                  time_limit_s=s.time_limit_s, valid_users=s.valid_users)
+    base = config or SASRecConfig.from_session(s)
     fp = data.fingerprint()
+    device = resolve_device(base.device)
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({base.threads} torch thread(s))"
     users = data.eval_users("test")
     masks, labels = segment_masks(data, users, "test", settings.eval.tail_fraction, settings.eval.sparse_quantile)
     report = EvalReport(dataset=data.dataset, seeds=seeds, fingerprint=fp, pinned=PINNED_FINGERPRINTS.get(fp),
-                        users=int(users.size), items=data.n_items, segments=labels)
+                        users=int(users.size), items=data.n_items, segments=labels, notes=list(notes or []), hardware=hardware)
     if personas is None:
         report.notes.append("no User.persona in the graph: the persona-SASRec rows are absent.")
     elif (np.abs(personas).sum(1) == 0).any():
@@ -192,26 +256,29 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
                             "persona-SASRec uses ID item embeddings.")
     if s.gap_s:
         report.notes.append(f"sessions cut at inactivity gaps longer than {s.gap_s:g} s.")
+    if base.time_limit_s:
+        report.notes.append(f"training capped at {base.time_limit_s:g} s per model (early stopping otherwise, patience "
+                            f"{base.patience}): a model whose best epoch is its last was still improving.")
     all_ranks: dict[str, list[np.ndarray]] = {}
-    for seed in seeds:
-        cfg = base.model_copy(update={"seed": seed})
-        models = train_models(data, cfg, personas, item_vectors, s.n_candidates, s.fusion)
-        ranks = evaluate_models(models, data, "test", personas, s.gap_s)
-        if save_models is not None and seed == seeds[0]:
-            models.save(save_models)
-        row_summaries = {row: {seg: summarize(r, m) for seg, m in masks.items()} for row, r in ranks.items()}
+    jobs = min(settings.eval.jobs, len(seeds))
+    if jobs > 1:
+        base = base.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
+    args = [(seed, data, base, personas, item_vectors, s.n_candidates, s.fusion, s.gap_s,
+             save_models if seed == seeds[0] else None) for seed in seeds]
+    if jobs > 1:
+        # spawn, not fork: CUDA cannot be used in a forked child, and torch threads do not survive fork
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            results = list(pool.map(_train_and_rank, *zip(*args)))
+    else:
+        results = [_train_and_rank(*a) for a in args]
+    for seed, result in zip(seeds, results):
+        row_summaries = {row: {seg: summarize(r, m) for seg, m in masks.items()} for row, r in result.ranks.items()}
         report.runs.append({"seed": seed, "rows": row_summaries})
-        for row, r in ranks.items():
+        for row, r in result.ranks.items():
             all_ranks.setdefault(row, []).append(r)
-        for name in ("sasrec", "history", "persona"):
-            model = getattr(models, name)
-            if model is None:
-                continue
-            report.training.append({"seed": seed, "model": name, "best_epoch": model.best_epoch_,
-                                    "epochs": len(model.history_), "seconds_per_epoch": model.epoch_seconds_,
-                                    "best_valid_ndcg10": max(h["valid_ndcg10"] for h in model.history_)})
-            if seed == seeds[0]:
-                report.curves[name] = [h["valid_ndcg10"] for h in model.history_]
+        report.training.extend(result.training)
+        if seed == seeds[0]:
+            report.curves = result.curves
         log.info("seed %d: %s", seed, {r: round(v["all"]["NDCG@10"], 4) for r, v in row_summaries.items()})
     for row in ROWS:
         if row not in all_ranks:
