@@ -29,18 +29,23 @@ def mask_history(scores: torch.Tensor, histories: Sequence[np.ndarray], targets:
     rows = np.concatenate([np.full(len(h), b, dtype=np.int64) for b, h in enumerate(histories)]) \
         if histories else np.zeros(0, dtype=np.int64)
     cols = np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) if histories else rows
-    scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
+    scores[torch.from_numpy(rows).to(scores.device), torch.from_numpy(cols).to(scores.device)] = float("-inf")
     scores[:, 0] = float("-inf")
     scores.scatter_(1, targets[:, None], keep)
     return scores
 
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """0-based rank of each row's target among all columns (ties go to the lower index)."""
+    """0-based rank of each row's target among all columns (ties go to the lower index).
+
+    Works on any device. Exact ties are rare for float scores, so they are counted from the sparse
+    positions of ``scores == t`` rather than with another dense pass over the matrix.
+    """
+    targets = targets.to(scores.device)
     t = scores.gather(1, targets[:, None])
     higher = (scores > t).sum(1)
-    cols = torch.arange(scores.shape[1])[None, :]
-    ties = ((scores == t) & (cols < targets[:, None])).sum(1)
+    rows, cols = torch.nonzero(scores == t, as_tuple=True)
+    ties = torch.zeros_like(higher).index_add_(0, rows, (cols < targets[rows]).to(higher.dtype))
     return higher + ties
 
 

@@ -328,6 +328,10 @@ class SASRec:
             sessions: item-index sequences (most recent last; only the last ``max_len`` are used).
             user_vectors: (B, d) user vectors when the model has a user token.
         """
+        return self._scores(sessions, user_vectors).float().cpu()
+
+    def _scores(self, sessions: Sequence[np.ndarray], user_vectors: np.ndarray | None) -> torch.Tensor:
+        """:meth:`score_sessions` left on the model's device."""
         net = self.net_
         if net is None:
             raise RuntimeError("train the model first.")
@@ -335,7 +339,7 @@ class SASRec:
         seqs, last = _pad(sessions, self.config.max_len)
         h = net(seqs.to(self.device), self._user_tensor(user_vectors))
         h_last = h[torch.arange(len(last), device=h.device), last.to(h.device)]
-        return (h_last @ net.item_table().T).float().cpu()
+        return h_last @ net.item_table().T
 
     def ranks(self, data: SequenceData, stage: str, users: np.ndarray,
               user_vectors: np.ndarray | None = None, gap_s: float | None = None) -> np.ndarray:
@@ -345,10 +349,12 @@ class SASRec:
             batch = users[i:i + self.config.eval_batch]
             sessions = [data.session(int(u), stage, self.config.max_len, gap_s) for u in batch]  # type: ignore[arg-type]
             uv = user_vectors[batch] if user_vectors is not None else None
-            scores = self.score_sessions(sessions, uv)
-            targets = torch.tensor([data.target(int(u), stage) for u in batch])  # type: ignore[arg-type]
-            mask_history(scores, [data.history(int(u), stage) for u in batch], targets)  # type: ignore[arg-type]
-            out.append(target_ranks(scores, targets).numpy())
+            with torch.no_grad():  # masking and ranking stay on the device: only B ranks come back
+                scores = self._scores(sessions, uv)
+                targets = torch.tensor([data.target(int(u), stage) for u in batch],  # type: ignore[arg-type]
+                                       device=scores.device)
+                mask_history(scores, [data.history(int(u), stage) for u in batch], targets)  # type: ignore[arg-type]
+                out.append(target_ranks(scores, targets).cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def evaluate(self, data: SequenceData, stage: str, users: np.ndarray | None = None,
