@@ -86,10 +86,10 @@ def timed_writes() -> Iterator[dict[str, float]]:
     original = loader._Writer.write
     spent: dict[str, float] = defaultdict(float)
 
-    def write(self: Any, script: str, rows: Any, total: int | None = None) -> int:
+    def write(self: Any, script: str, rows: Any, total: int | None = None, **kwargs: Any) -> int:
         start = time.perf_counter()
         try:
-            return original(self, script, rows, total)
+            return original(self, script, rows, total, **kwargs)
         finally:
             spent[script] += time.perf_counter() - start
 
@@ -129,7 +129,7 @@ def run_ceiling(name: str, source: str, paths: list[Path], base: Settings, workd
 
 
 def run_online(name: str, source: str, paths: list[Path], base: Settings, workdir: Path, heap: str,
-               pagecache: str) -> dict[str, Any]:
+               pagecache: str, batch_size: int | None = None, writers: int | None = None) -> dict[str, Any]:
     """Load through ``personarec.load.load_dataset`` into a fresh server; returns counts and timings."""
     from personarec.db import counts as db_counts
     from personarec.db import init_schema
@@ -137,10 +137,12 @@ def run_online(name: str, source: str, paths: list[Path], base: Settings, workdi
     from personarec.load import load_dataset
 
     with fresh_server(base, workdir, heap, pagecache) as settings, connect(settings) as graph:
+        if writers:
+            settings = settings.model_copy(update={"load": settings.load.model_copy(update={"writers": writers})})
         init_schema(graph, settings)
         with timed_writes() as spent:
             t0 = time.perf_counter()
-            summary = load_dataset(graph, settings, source, paths, name, progress=False)
+            summary = load_dataset(graph, settings, source, paths, name, progress=False, batch_size=batch_size)
             total_s = time.perf_counter() - t0
         found = db_counts(graph)
     rels = sum(found["rel"].get(t, 0) for t in REVIEW_RELS)
@@ -149,7 +151,7 @@ def run_online(name: str, source: str, paths: list[Path], base: Settings, workdi
             **{t: found["rel"].get(t, 0) for t in REVIEW_RELS}, "relationships": rels,
             "all_relationships": sum(found["rel"].values()), "load_s": round(total_s, 2),
             "write_s": round(write_s, 2), "write_s_by_script": {k: round(v, 2) for k, v in spent.items()},
-            "batch_size": settings.load.batch_size,
+            "batch_size": batch_size or settings.load.batch_size, "writers": settings.load.writers,
             "rels_per_s_write": round(rels / write_s), "rels_per_s_end_to_end": round(rels / total_s),
             "interacted_per_s": round(found["rel"].get("INTERACTED", 0) / max(spent["interactions"], 1e-3)),
             "summary_interactions": summary.interactions}
@@ -198,6 +200,10 @@ def main() -> None:
     parser.add_argument("--pagecache", default="512m", help="page cache of the online server")
     parser.add_argument("--off-heap", default="1g", help="neo4j-admin import --max-off-heap-memory")
     parser.add_argument("--skip-online", action="store_true", help="ceiling only")
+    parser.add_argument("--batch-size", type=int, default=None, help="online loader rows per transaction "
+                        "(default: load.batch_size)")
+    parser.add_argument("--writers", type=int, default=None, help="online loader transactions in flight "
+                        "(default: load.writers)")
     parser.add_argument("--skip-ceiling", action="store_true", help="online loader only")
     parser.add_argument("--bulk", action="store_true",
                         help="also time `personarec.load.bulk.bulk_load` end to end (import + restart + schema)")
@@ -237,7 +243,8 @@ def main() -> None:
             gc.collect()
         if not args.skip_online:
             log.info("%s: online load through personarec.load", name)
-            entry["online"] = run_online(name, source, paths, base, args.workdir, args.heap, args.pagecache)
+            entry["online"] = run_online(name, source, paths, base, args.workdir, args.heap, args.pagecache,
+                                         args.batch_size, args.writers)
             log.info("%s online: %s", name, entry["online"])
             gc.collect()
         if args.bulk:

@@ -76,6 +76,8 @@ class LoadConfig(_Section):
     """Source loaders and the Cypher load scripts (``personarec load``). Owner: loaders."""
 
     batch_size: int = Field(5000, gt=0, description="Rows per UNWIND batch.")
+    writers: int = Field(2, ge=1, description="Transactions in flight at once for the large relationship scripts "
+                         "(interactions, co-interactions); the server runs each on its own core.")
 
 
 class DBpediaConfig(_Section):

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,15 @@ TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "interactions": ("user", "item", "rating", "ts", "seq", "split"),
     "co_interacted": ("src", "dst", "weight"),
 }
+
+
+#: Scripts with a CREATE twin for the first load of a dataset: with no review edge of the dataset in the
+#: graph, the rows of one load (unique by user and seq, or by item pair) cannot collide, and CREATE skips
+#: MERGE's look-up of existing relationships between the two nodes. A rerun finds edges and merges.
+CREATE_SCRIPTS = frozenset({"interactions", "co_interacted"})
+#: Scripts whose batches may run as concurrent transactions (``load.writers``): each row creates one
+#: relationship between existing nodes, so batches never race to create the same node.
+CONCURRENT_SCRIPTS = frozenset({"interactions", "co_interacted"})
 
 
 def _tsv(batch: list[Mapping[str, Any]], columns: tuple[str, ...]) -> str:
@@ -120,35 +131,68 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
 class _Writer:
     """Sends rows to one load script in batches (one transaction each) and tallies the counters."""
 
-    def __init__(self, graph: Graph, dataset: str, summary: LoadSummary, batch_size: int, progress: bool) -> None:
+    def __init__(self, graph: Graph, dataset: str, summary: LoadSummary, batch_size: int, progress: bool,
+                 writers: int = 1) -> None:
         self.graph = graph
         self.dataset = dataset
         self.summary = summary
         self.batch_size = batch_size
         self.progress = progress
+        self.writers = writers
 
-    def write(self, script: str, rows: Iterable[Mapping[str, Any]], total: int | None = None) -> int:
+    def write(self, script: str, rows: Iterable[Mapping[str, Any]], total: int | None = None,
+              create: bool = False) -> int:
+        """Send ``rows`` to ``load/<script>.cypher``; ``create`` uses ``load/<script>_create.cypher``
+        (plain CREATE) for relationships that cannot exist yet (see :data:`CREATE_SCRIPTS`)."""
         label, rel, unit = SCRIPTS[script]
-        query = statement(f"load/{script}.cypher")
+        query = statement(f"load/{script}_create.cypher" if create and script in CREATE_SCRIPTS
+                          else f"load/{script}.cypher")
         sent = 0
+        columns = TEXT_COLUMNS.get(script)
+        payloads = ((len(batch), {"data": _tsv(batch, columns)} if columns else {"rows": batch})
+                    for batch in _batches(rows, self.batch_size))
+
+        def send(payload: dict[str, Any]) -> dict[str, int]:
+            return self.graph.execute_counters(query, {**payload, "dataset": self.dataset})
+
         with tqdm(total=total, desc=f"{self.dataset}: {script}", unit="row", disable=not self.progress,
                   leave=False) as bar:
-            columns = TEXT_COLUMNS.get(script)
-            for batch in _batches(rows, self.batch_size):
-                payload: dict[str, Any] = {"data": _tsv(batch, columns)} if columns else {"rows": batch}
-                c = self.graph.execute_counters(query, {**payload, "dataset": self.dataset})
-                sent += len(batch)
-                bar.update(len(batch))
+            for n, c in self._run(script, payloads, send):
+                sent += n
+                bar.update(n)
                 if label:
                     tc = self.summary.type_counts(label)
                     tc.created += c["nodes_created"]
                     if unit == "node":
-                        tc.updated += len(batch) - c["nodes_created"]
+                        tc.updated += n - c["nodes_created"]
                 if rel:
                     tc = self.summary.type_counts(rel)
                     tc.created += c["relationships_created"]
-                    tc.updated += len(batch) - c["relationships_created"]
+                    tc.updated += n - c["relationships_created"]
         return sent
+
+    def _run(self, script: str, payloads: Iterator[tuple[int, dict[str, Any]]],
+             send: Callable[[dict[str, Any]], dict[str, int]]) -> Iterator[tuple[int, dict[str, int]]]:
+        """Yield (rows, counters) per batch; relationship scripts keep ``writers`` transactions in flight.
+
+        Why in flight: one Cypher transaction runs on one server core, so a single writer leaves the
+        other cores idle. Only scripts whose batches touch disjoint rows run concurrently; a lock
+        conflict between two batches is a transient error that the driver's managed transaction retries.
+        """
+        if self.writers <= 1 or script not in CONCURRENT_SCRIPTS:
+            for n, payload in payloads:
+                yield n, send(payload)
+            return
+        with ThreadPoolExecutor(self.writers, thread_name_prefix=f"load-{script}") as pool:
+            pending: deque[tuple[int, Future[dict[str, int]]]] = deque()
+            for n, payload in payloads:
+                pending.append((n, pool.submit(send, payload)))
+                if len(pending) >= 2 * self.writers:  # bounded: at most a few batches in memory
+                    m, fut = pending.popleft()
+                    yield m, fut.result()
+            while pending:
+                m, fut = pending.popleft()
+                yield m, fut.result()
 
 
 def _key(dataset: str, raw: str) -> str:
@@ -217,10 +261,11 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
                  len(sp.histories), summary.filtered, time.monotonic() - t0)
         if replace:
             graph.execute_autocommit(statement("load/dataset_delete.cypher"), {"dataset": name})
+        fresh = not graph.query("load/dataset_has_edges.cypher", {"dataset": name})[0]["has_edges"]
         previous = graph.query("load/dataset_start.cypher", {"dataset": name, "source": data.source,
                                                              "format": data.format, "split": sp.strategy},
                                read=False)[0]["previous"]
-        writer = _Writer(graph, name, summary, size, progress)
+        writer = _Writer(graph, name, summary, size, progress, settings.load.writers)
         links: dict[str, list[dict[str, str]]] = {"also_bought": [], "also_viewed": [], "bought_together": []}
         # Without interactions (a metadata-only load) every item is kept.
         _write_items(writer, data.items(), name, item_ids if has_interactions else None, links, summary)
@@ -230,7 +275,7 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
                                            for i in sorted(item_ids)), total=len(item_ids))
         writer.write("interactions", ({"user": _key(name, r.user), "item": _key(name, r.item), "rating": r.rating,
                                        "ts": r.ts, "seq": r.seq, "split": r.split} for r in sp.rows()),
-                     total=len(sp))
+                     total=len(sp), create=fresh)
         for script, rows in links.items():
             if rows:
                 writer.write(script, rows)
@@ -240,7 +285,7 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
             log.info("%s: split changed (%s -> %s), rebuilding CO_INTERACTED", name, previous, sp.fingerprint)
             graph.execute_autocommit(statement("load/co_interacted_delete.cypher"), {"dataset": name})
         writer.write("co_interacted", ({"src": _key(name, a), "dst": _key(name, b), "weight": w}
-                                       for (a, b), w in pairs.items()), total=len(pairs))
+                                       for (a, b), w in pairs.items()), total=len(pairs), create=fresh)
         counts = sp.counts
         n_items = graph.query("load/dataset_item_count.cypher", {"dataset": name})[0]["items"]
         graph.query("load/dataset_finish.cypher", {

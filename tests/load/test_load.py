@@ -222,3 +222,23 @@ def test_cli_movielens_1m_layout_with_rejects(graph: Graph, neo4j_settings: Sett
     bad = CliRunner().invoke(main, ["load", "sequences", str(FIX / "ml-1m" / "movies.dat"),
                                     str(FIX / "ml-1m" / "ratings.dat")], env=env)
     assert bad.exit_code == 1 and bad.output.startswith("error: give one sequence file")
+
+
+def test_concurrent_writers_and_the_create_path_write_the_same_graph(graph: Graph, neo4j_settings: Settings,
+                                                                     shared_data: Path) -> None:
+    """load.writers > 1 and the first-load CREATE path give exactly the graph of one merging writer."""
+    paths = [_head2014(shared_data), AMZ / "meta_Movies_and_TV-2014.json"]
+    snapshot = ("MATCH (u:User)-[r:INTERACTED]->(i:Item) RETURN u.id AS u, i.id AS i, r.seq AS seq, r.split AS split, "
+                "r.rating AS rating, r.ts AS ts ORDER BY u, seq")
+    weights = "MATCH (a)-[c:CO_INTERACTED]->(b) RETURN a.id AS a, b.id AS b, c.weight AS w ORDER BY a, b"
+    one = neo4j_settings.model_copy(update={"load": neo4j_settings.load.model_copy(update={"writers": 1})})
+    three = neo4j_settings.model_copy(update={"load": neo4j_settings.load.model_copy(update={"writers": 3})})
+    first = load_dataset(graph, three, "amazon", paths, dataset="w", batch_size=37, progress=False)
+    assert first.types["INTERACTED"].created == 999  # created, not merged: a first load
+    fresh = (graph.execute(snapshot, read=True), graph.execute(weights, read=True), db.counts(graph))
+    again = load_dataset(graph, one, "amazon", paths, dataset="w", batch_size=37, progress=False)
+    assert again.types["INTERACTED"].created == 0 and again.types["INTERACTED"].updated == 999
+    assert (graph.execute(snapshot, read=True), graph.execute(weights, read=True), db.counts(graph)) == fresh
+    db.reset(graph)
+    load_dataset(graph, one, "amazon", paths, dataset="w", batch_size=5000, progress=False)
+    assert (graph.execute(snapshot, read=True), graph.execute(weights, read=True), db.counts(graph)) == fresh
