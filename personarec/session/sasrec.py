@@ -377,8 +377,9 @@ class SASRec:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], device: str | None = None) -> SASRec:
-        """Rebuild a trained model; ``device`` overrides the saved config's (default: its ``device``)."""
-        config = {**state["config"], **({"device": device} if device else {})}
+        """Rebuild a trained model on ``device`` (default ``auto``: the machine loading it decides, so a
+        model trained on a GPU loads on a CPU-only box)."""
+        config = {**state["config"], "device": device or "auto"}
         model = cls(SASRecConfig(**config))
         text = None
         if state["item_dim"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from personarec.session.data import SequenceData
@@ -41,6 +42,12 @@ def test_training_is_reproducible_and_state_round_trips(tmp_path) -> None:
     a.save(tmp_path / "m.pt")
     c = SASRec.load(tmp_path / "m.pt")
     assert np.allclose(a.score_sessions(sessions).numpy(), c.score_sessions(sessions).numpy(), atol=1e-6)
+    # a model trained on a GPU names that device in its config; the loading machine decides where it runs
+    state = a.state()
+    state["config"]["device"] = "cuda"
+    d = SASRec.from_state(state)
+    assert d.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert SASRec.from_state(state, device="cpu").device.type == "cpu"
 
 
 def test_user_token_and_item_init() -> None:
