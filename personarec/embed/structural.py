@@ -11,8 +11,8 @@ L2-normalised so that the cosine vector index and a dot product agree, as for th
 
 Only what :func:`personarec.graph.export.export_graph` exports is used, so held-out interactions
 never reach these vectors. They are stored as ``Item.embedding`` with
-``Item.embedding_model = 'kg-svd'``; ``personarec embed items`` (text) never overwrites them with
-nothing, and an item that gains text can be re-embedded with ``--force``.
+``Item.embedding_model = 'kg-svd'``. ``personarec embed items`` leaves items without text alone, and
+an item that gains text gets a text embedding on its next run (the stored hash is not a text hash).
 """
 
 from __future__ import annotations
