@@ -26,8 +26,8 @@ from personarec.cli.common import AppContext, pass_app
               help="Evaluate from a --save-inputs file instead of Neo4j (no database needed).")
 @pass_app
 def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: str | None,
-             epochs: int | None, time_limit: float | None, jobs: int | None, device: str | None, save_inputs: Path | None,
-             inputs_file: Path | None) -> None:
+             epochs: int | None, time_limit: float | None, jobs: int | None, device: str | None,
+             save_inputs: Path | None, inputs_file: Path | None) -> None:
     """Train most-popular, SASRec, SASRec+history, persona-SASRec (+rerank) per seed and write a report.
 
     \b

@@ -63,7 +63,8 @@ def markdown(report: EvalReport) -> str:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
     parts += ["", "Plots: `metrics.png` (table as bars), `segments.png` (NDCG@10 and HR@10 by segment), "
               "`hit_curve.png` (HR@k for k = 1..100), `valid_curves.png` (validation NDCG@10 per epoch, first seed).",
-              "", f"Total time: {report.seconds:.0f} s" + (f", trained on {report.hardware}." if report.hardware else ".")]
+              "", f"Total time: {report.seconds:.0f} s"
+              + (f", trained on {report.hardware}." if report.hardware else ".")]
     return "\n".join(parts) + "\n"
 
 

@@ -241,11 +241,13 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
     base = config or SASRecConfig.from_session(s)
     fp = data.fingerprint()
     device = resolve_device(base.device)
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({base.threads} torch thread(s))"
+    hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                else f"CPU ({base.threads} torch thread(s))")
     users = data.eval_users("test")
     masks, labels = segment_masks(data, users, "test", settings.eval.tail_fraction, settings.eval.sparse_quantile)
     report = EvalReport(dataset=data.dataset, seeds=seeds, fingerprint=fp, pinned=PINNED_FINGERPRINTS.get(fp),
-                        users=int(users.size), items=data.n_items, segments=labels, notes=list(notes or []), hardware=hardware)
+                        users=int(users.size), items=data.n_items, segments=labels, notes=list(notes or []),
+                        hardware=hardware)
     if personas is None:
         report.notes.append("no User.persona in the graph: the persona-SASRec rows are absent.")
     elif (np.abs(personas).sum(1) == 0).any():
