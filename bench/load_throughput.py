@@ -51,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PERSONAREC_DATA_DIR", ROOT.parent / "shared" / "data"))
 PASSWORD = "personarec-bench-pw"
 REVIEW_RELS = ("INTERACTED", "CO_INTERACTED")
-WRITE_SCRIPTS = ("users", "interaction_items", "interactions", "co_interacted")
+#: what the write phase counts: the batch writer on these scripts, and reading the element ids they use
+WRITE_SCRIPTS = ("users", "interaction_items", "element_ids", "interactions", "co_interacted")
 
 
 def datasets(synthetic_file: Path) -> dict[str, tuple[str, list[Path]]]:
@@ -80,7 +81,8 @@ def fresh_server(base: Settings, workdir: Path, heap: str, pagecache: str) -> It
 
 @contextmanager
 def timed_writes() -> Iterator[dict[str, float]]:
-    """Time spent in the loader's batch writer per load script (wraps, does not change, the loader)."""
+    """Time spent in the loader's batch writer per load script and in its element-id read (wraps, does not
+    change, the loader)."""
     from personarec.load import loader
 
     original = loader._Writer.write
@@ -93,11 +95,22 @@ def timed_writes() -> Iterator[dict[str, float]]:
         finally:
             spent[script] += time.perf_counter() - start
 
+    original_eids = loader._element_ids
+
+    def element_ids(graph: Any, dataset: str) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_eids(graph, dataset)
+        finally:
+            spent["element_ids"] += time.perf_counter() - start
+
     loader._Writer.write = write  # type: ignore[method-assign]
+    loader._element_ids = element_ids  # type: ignore[assignment]
     try:
         yield spent
     finally:
         loader._Writer.write = original  # type: ignore[method-assign]
+        loader._element_ids = original_eids  # type: ignore[assignment]
 
 
 def run_ceiling(name: str, source: str, paths: list[Path], base: Settings, workdir: Path,

@@ -199,6 +199,16 @@ def _key(dataset: str, raw: str) -> str:
     return f"{dataset}:{raw}"
 
 
+def _element_ids(graph: Graph, dataset: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``User.id`` -> elementId and ``Item.id`` -> elementId of the dataset's nodes, read once after they
+    are written: the relationship scripts look their end nodes up by elementId, not by the id index."""
+    users: dict[str, str] = {}
+    items: dict[str, str] = {}
+    for row in graph.stream(statement("load/dataset_element_ids.cypher"), {"dataset": dataset}):
+        (users if row["label"] == "User" else items)[row["id"]] = row["eid"]
+    return users, items
+
+
 def _write_items(writer: _Writer, records: Iterator[ItemRecord], dataset: str, keep: set[str] | None,
                  links: dict[str, list[dict[str, str]]], summary: LoadSummary) -> int:
     """Stream metadata records: item nodes + features per batch; links are kept for after the items."""
@@ -273,8 +283,10 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
         writer.write("users", ({"id": _key(name, u), "raw_id": u} for u in users), total=len(users))
         writer.write("interaction_items", ({"id": _key(name, i), "raw_id": i, "kind": data.kind}
                                            for i in sorted(item_ids)), total=len(item_ids))
-        writer.write("interactions", ({"user": _key(name, r.user), "item": _key(name, r.item), "rating": r.rating,
-                                       "ts": r.ts, "seq": r.seq, "split": r.split} for r in sp.rows()),
+        users_eid, items_eid = _element_ids(graph, name)
+        writer.write("interactions", ({"user": users_eid[_key(name, r.user)], "item": items_eid[_key(name, r.item)],
+                                       "rating": r.rating, "ts": r.ts, "seq": r.seq, "split": r.split}
+                                      for r in sp.rows()),
                      total=len(sp), create=fresh)
         for script, rows in links.items():
             if rows:
@@ -284,7 +296,7 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
             # another split of this dataset was loaded before: its train pairs must not linger
             log.info("%s: split changed (%s -> %s), rebuilding CO_INTERACTED", name, previous, sp.fingerprint)
             graph.execute_autocommit(statement("load/co_interacted_delete.cypher"), {"dataset": name})
-        writer.write("co_interacted", ({"src": _key(name, a), "dst": _key(name, b), "weight": w}
+        writer.write("co_interacted", ({"src": items_eid[_key(name, a)], "dst": items_eid[_key(name, b)], "weight": w}
                                        for (a, b), w in pairs.items()), total=len(pairs), create=fresh)
         counts = sp.counts
         n_items = graph.query("load/dataset_item_count.cypher", {"dataset": name})[0]["items"]
