@@ -14,11 +14,23 @@ import torch
 def top_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` columns per row of already-masked ``scores``, ties to the lower index: (items, scores).
 
-    A stable descending sort gives the same order as :func:`personarec.eval.metrics.target_ranks`.
+    The order is that of a stable descending sort, as in :func:`personarec.eval.metrics.target_ranks`,
+    without sorting the whole row: ``topk`` finds the k-th largest value, every column above it is kept,
+    and columns equal to it fill the remaining places in index order. Only the k kept columns are sorted.
     """
     k = min(k, scores.shape[1])
-    values, items = torch.sort(scores, dim=1, descending=True, stable=True)
-    return items[:, :k], values[:, :k]
+    if k == 0:
+        empty = scores[:, :0]
+        return empty.long(), empty
+    kth = torch.topk(scores, k, dim=1).values[:, -1:]
+    above = scores > kth
+    tied = scores == kth
+    room = k - above.sum(1, keepdim=True)
+    keep = above | (tied & (tied.cumsum(1) <= room))
+    cols = keep.nonzero()[:, 1].view(scores.shape[0], k)  # ascending column order per row
+    vals = scores.gather(1, cols)
+    order = torch.sort(vals, dim=1, descending=True, stable=True).indices  # stable: ties keep index order
+    return cols.gather(1, order), vals.gather(1, order)
 
 
 def _zscore(x: torch.Tensor) -> torch.Tensor:

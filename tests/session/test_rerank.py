@@ -27,3 +27,15 @@ def test_two_stage_ranks_inside_and_outside_the_candidates() -> None:
     gen_ranks = np.array([0, 7])
     # target 1 moved from first to third; target 4 stays at the generator's rank beyond the candidates
     assert two_stage_ranks(gen_ranks, cand, final, targets).tolist() == [2, 7]
+
+
+def test_top_candidates_equal_a_stable_full_sort_with_ties_and_masked_items() -> None:
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        rows, cols = int(torch.randint(1, 6, (1,), generator=g)), int(torch.randint(1, 200, (1,), generator=g))
+        scores = torch.randint(-3, 4, (rows, cols), generator=g).float()  # few values: many ties
+        scores[torch.rand(rows, cols, generator=g) < 0.3] = float("-inf")  # masked history
+        for k in (1, 7, cols, cols + 3):
+            values, items = torch.sort(scores, dim=1, descending=True, stable=True)
+            got_items, got_values = top_candidates(scores, k)
+            assert torch.equal(got_items, items[:, :k]) and torch.equal(got_values, values[:, :k])
