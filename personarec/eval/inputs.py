@@ -81,8 +81,8 @@ def load_inputs(path: Path) -> EvalInputs:
             raise InputsError(f"{path}: not a {FORMAT} file.")
         offsets = z["offsets"]
         cut = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
-        items, splits = z["items"], z["splits"]
-        ts = [z["ts"][c] for c in cut] if bool(z["has_ts"]) else [None] * len(cut)
+        items, splits, stamps = z["items"], z["splits"], z["ts"]  # each z[...] decompresses: read once
+        ts = [stamps[c] for c in cut] if bool(z["has_ts"]) else [None] * len(cut)
         data = SequenceData(str(z["dataset"]), [str(u) for u in z["user_ids"]], [str(i) for i in z["item_ids"]],
                             [items[c] for c in cut], [splits[c] for c in cut], ts)
         data.validate()
