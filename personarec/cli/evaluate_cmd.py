@@ -38,7 +38,7 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
     from personarec.db import resolve_dataset
     from personarec.eval.inputs import load_inputs, save_inputs as write_inputs
     from personarec.eval.report import markdown_table
-    from personarec.eval.runner import evaluate_data, input_notes, read_inputs
+    from personarec.eval.runner import evaluate_inputs, read_inputs
 
     if save_inputs and inputs_file:
         raise click.UsageError("--save-inputs reads Neo4j and --inputs replaces it: give one of them.")
@@ -69,8 +69,7 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
     if jobs:
         settings = settings.model_copy(update={"eval": settings.eval.model_copy(update={"jobs": jobs})})
     out = out_dir or Path("reports") / f"eval-{data.dataset}"
-    report = evaluate_data(data, settings, out, seed_list, None, inputs.personas, inputs.item_vectors,
-                           notes=input_notes(inputs))
+    report = evaluate_inputs(inputs, settings, out, seed_list)
     click.echo(f"{data.dataset}: test, full ranking, history masked; mean ± std over seeds {report.seeds}; "
                f"trained on {report.hardware}")
     click.echo(markdown_table(report))

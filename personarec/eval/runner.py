@@ -164,7 +164,12 @@ def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds:
         save_models: folder to keep the first seed's trained models in (``TrainedModels.save``), so a
             batch job can serve them without training again.
     """
-    inputs = read_inputs(graph, dataset)
+    return evaluate_inputs(read_inputs(graph, dataset), settings, out_dir, seeds, config, save_models)
+
+
+def evaluate_inputs(inputs: EvalInputs, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
+                    config: SASRecConfig | None = None, save_models: Path | None = None) -> EvalReport:
+    """:func:`evaluate_data` on :class:`EvalInputs` (from Neo4j or an ``--inputs`` file), with its notes."""
     return evaluate_data(inputs.data, settings, out_dir, seeds, config, inputs.personas, inputs.item_vectors,
                          save_models, notes=input_notes(inputs))
 
