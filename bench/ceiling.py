@@ -31,7 +31,7 @@ def review_rows(source: str, paths: list[Path], dataset: str | None = None) -> d
     Uses the loader's own readers and split (``read_source``, ``make_split``, ``co_interactions``),
     so both sides of the benchmark get identical users, items, ``INTERACTED`` and ``CO_INTERACTED``.
     """
-    from loaders.common import Rejects
+    from personarec.loaders.common import Rejects
     from personarec.load.sources import read_source
     from personarec.load.splits import co_interactions, make_split
 

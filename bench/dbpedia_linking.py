@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from loaders.dbpedia.linking import KIND_TYPES, ItemRef, Link, link_items
-from loaders.dbpedia.sparql import SparqlClient, sparql_iri
+from personarec.loaders.dbpedia.linking import KIND_TYPES, ItemRef, Link, link_items
+from personarec.loaders.dbpedia.sparql import SparqlClient, sparql_iri
 from personarec.server.process import free_port
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def movielens_items(data: Path) -> tuple[list[ItemRef], dict[str, str | None]]:
     """ML-100K items (catalogue only) and the ground truth ``item id -> URI or None``."""
-    from loaders.movielens import read_items
+    from personarec.loaders.movielens import read_items
 
     items = [ItemRef(f"ml-100k:{r.raw_id}", r.title or "", r.kind, r.year)
              for r in read_items(data / "movielens-100k")]

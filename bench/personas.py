@@ -211,7 +211,7 @@ def sanity(args: argparse.Namespace) -> dict[str, Any]:
     with connect(settings) as graph:
         export = export_graph(graph, args.sanity, progress=False)
         ids, personas, versions = read_personas(graph, args.sanity)
-        run = graph.query("queries/persona_run.cypher", {"dataset": args.sanity, "run": None})
+        run = graph.read("queries/persona_run.cypher", {"dataset": args.sanity, "run": None})
     uidx = export.index("user")
     order = np.array([uidx[u] for u in ids])
     n = len(export.ids["user"])

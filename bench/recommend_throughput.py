@@ -107,7 +107,7 @@ def job_run(dataset: str, k: int, batch: int, seed: int, threads: int) -> dict[s
 
     settings = load_settings()
     with connect(settings) as graph:
-        items = [r["item"] for r in graph.query("queries/jobs_popularity.cypher",
+        items = [r["item"] for r in graph.read("queries/jobs_popularity.cypher",
                                                  {"dataset": dataset, "splits": ["train"]})]
         models = build_models(sorted(items), 64, seed, threads)
         run_id = f"bench-throughput-{os.getpid()}"

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from loaders.movielens import read_ratings  # noqa: E402
-from loaders.sequences import read_sequences  # noqa: E402
+from personarec.loaders.movielens import read_ratings  # noqa: E402
+from personarec.loaders.sequences import read_sequences  # noqa: E402
 from personarec.load.splits import leave_one_out  # noqa: E402
 from personarec.session.data import SequenceData, from_split  # noqa: E402
 from personarec.session.popular import MostPopular  # noqa: E402

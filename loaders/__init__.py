@@ -8,6 +8,6 @@
 The records are written to Neo4j by :mod:`personarec.load` through ``cypher/load/*.cypher``.
 """
 
-from loaders.common import Interaction, ItemRecord, Reject, Rejects, SourceError
+from personarec.loaders.common import Interaction, ItemRecord, Reject, Rejects, SourceError
 
 __all__ = ["Interaction", "ItemRecord", "Reject", "Rejects", "SourceError"]

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from loaders.common import (ITEM_KINDS, Interaction, ItemRecord, Reject, Rejects, SourceError, check_rating,
+from personarec.loaders.common import (ITEM_KINDS, Interaction, ItemRecord, Reject, Rejects, SourceError, check_rating,
                             check_ts, iter_lines, parse_json_line, require_id, str_list)
 
 Format = Literal["2014", "2018", "2023"]

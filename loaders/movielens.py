@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from loaders.common import (Interaction, ItemRecord, Reject, Rejects, SourceError, check_rating, check_ts,
+from personarec.loaders.common import (Interaction, ItemRecord, Reject, Rejects, SourceError, check_rating, check_ts,
                             iter_lines)
 
 ENCODING = "latin-1"

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from loaders.common import Interaction, Reject, Rejects, SourceError, iter_lines, open_text
+from personarec.loaders.common import Interaction, Reject, Rejects, SourceError, iter_lines, open_text
 
 _CHUNK = 1 << 16
 

@@ -183,6 +183,9 @@ class Settings(_Section):
     data_dir: Path | None = Field(
         None, description="Folder of local datasets (e.g. ../shared/data); env PERSONAREC_DATA_DIR."
     )
+    model_store: Path = Field(default_factory=lambda: default_home() / "models",
+                              description="Folder of trained models (persona encoders, session models); "
+                              "Neo4j refers to a model by its key relative to this folder plus a content hash.")
     seed: int = Field(2026, description="Global random seed.")
 
     @property

@@ -16,7 +16,7 @@ def init_schema(graph: Graph, settings: Settings) -> list[dict[str, Any]]:
     """Apply ``cypher/schema.cypher`` (idempotent) and return the constraints Neo4j lists back."""
     graph.run_script("schema.cypher", {"item_dim": settings.embed.dimensions,
                                        "persona_dim": settings.persona.dimensions})
-    return graph.query("admin/constraints.cypher")
+    return graph.read("admin/constraints.cypher")
 
 
 def reset(graph: Graph) -> None:
@@ -29,14 +29,14 @@ def reset(graph: Graph) -> None:
 def counts(graph: Graph) -> dict[str, dict[str, int]]:
     """``{"node": {label: n}, "rel": {type: n}}``."""
     out: dict[str, dict[str, int]] = {"node": {}, "rel": {}}
-    for row in graph.query("admin/counts.cypher"):
+    for row in graph.read("admin/counts.cypher"):
         out[row["kind"]][row["name"]] = row["count"]
     return out
 
 
 def datasets(graph: Graph) -> list[str]:
     """Names of the datasets that have users in the graph."""
-    return [r["dataset"] for r in graph.query("admin/datasets.cypher") if r["dataset"]]
+    return [r["dataset"] for r in graph.read("admin/datasets.cypher") if r["dataset"]]
 
 
 def resolve_dataset(graph: Graph, dataset: str | None) -> str:

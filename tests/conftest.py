@@ -53,7 +53,7 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     if os.environ.get("NEO4J_URI"):
         settings = load_settings(env=os.environ)
         with connect(settings) as graph:
-            if not graph.query("admin/is_empty.cypher")[0]["empty"]:
+            if not graph.read("admin/is_empty.cypher")[0]["empty"]:
                 pytest.exit(f"the database at {settings.neo4j.uri} is not empty; tests would wipe it. "
                             "Point NEO4J_URI at an empty test database.", returncode=2)
         yield settings

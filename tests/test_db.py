@@ -13,7 +13,7 @@ def test_schema_is_listed_back_and_idempotent(graph, neo4j_settings: Settings) -
                               ("entity_uri", "Entity", "uri"), ("category_name", "Category", "name")]:
         assert by_name[name]["type"] == "UNIQUENESS"
         assert by_name[name]["labelsOrTypes"] == [label] and by_name[name]["properties"] == [prop]
-    indexes = {i["name"]: i for i in graph.query("admin/indexes.cypher")}
+    indexes = {i["name"]: i for i in graph.read("admin/indexes.cypher")}
     assert indexes["item_embedding"]["type"] == "VECTOR"
     assert indexes["item_embedding"]["options"]["indexConfig"]["vector.dimensions"] == neo4j_settings.embed.dimensions
     assert indexes["user_persona"]["options"]["indexConfig"]["vector.dimensions"] == neo4j_settings.persona.dimensions
@@ -31,10 +31,10 @@ def test_uniqueness_is_enforced(graph) -> None:
 
 def test_reset_empties_graph_and_keeps_schema(graph, neo4j_settings: Settings) -> None:
     graph.execute("UNWIND range(1, 500) AS i CREATE (:User {id: toString(i)})-[:INTERACTED]->(:Item {id: toString(i)})")
-    before = len(graph.query("admin/constraints.cypher"))
+    before = len(graph.read("admin/constraints.cypher"))
     db.reset(graph)
     assert db.counts(graph) == {"node": {}, "rel": {}}
-    assert len(graph.query("admin/constraints.cypher")) == before
+    assert len(graph.read("admin/constraints.cypher")) == before
 
 
 def test_counts(graph) -> None:

@@ -7,7 +7,7 @@
 Writing to Neo4j is :func:`personarec.enrich.dbpedia.enrich_dbpedia`.
 """
 
-from loaders.dbpedia.linking import ItemRef, Link, link_items
-from loaders.dbpedia.sparql import SparqlClient, SparqlError, sparql_iri, sparql_literal
+from personarec.loaders.dbpedia.linking import ItemRef, Link, link_items
+from personarec.loaders.dbpedia.sparql import SparqlClient, SparqlError, sparql_iri, sparql_literal
 
 __all__ = ["ItemRef", "Link", "SparqlClient", "SparqlError", "link_items", "sparql_iri", "sparql_literal"]

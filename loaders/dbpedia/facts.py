@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from loaders.dbpedia import queries
-from loaders.dbpedia.sparql import SparqlClient, sparql_iri
+from personarec.loaders.dbpedia import queries
+from personarec.loaders.dbpedia.sparql import SparqlClient, sparql_iri
 
 DBO = "http://dbpedia.org/ontology/"
 DCT = "http://purl.org/dc/terms/"

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from loaders.dbpedia import queries
-from loaders.dbpedia.sparql import SparqlClient, sparql_iri, sparql_literal
-from loaders.dbpedia.text import (first_year, fold, normalize, split_label, suffix_kind, title_heads,
+from personarec.loaders.dbpedia import queries
+from personarec.loaders.dbpedia.sparql import SparqlClient, sparql_iri, sparql_literal
+from personarec.loaders.dbpedia.text import (first_year, fold, normalize, split_label, suffix_kind, title_heads,
                                   title_variants, words)
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ def enrich() -> None:
 def dbpedia(app: AppContext, dataset: str | None, endpoint: str | None, mirror: bool, min_confidence: float | None,
             unmatched: Path | None, no_cache: bool) -> None:
     """Link items to DBpedia resources and write their facts (SAME_AS, DIRECTED_BY, …, Item.abstract)."""
-    from loaders.dbpedia.sparql import SparqlClient
+    from personarec.loaders.dbpedia.sparql import SparqlClient
     from personarec.enrich.dbpedia import enrich_dbpedia
     from personarec.server.virtuoso import ManagedVirtuoso
 

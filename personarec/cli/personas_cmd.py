@@ -66,7 +66,7 @@ def show(app: AppContext, user: str, dataset: str | None, as_json: bool) -> None
     """A user's persona: run, version, size, and the metapath attention of its run."""
     from personarec.persona import PersonaError
 
-    rows = app.graph().query("queries/persona_show.cypher", {"id": _key(user, dataset)})
+    rows = app.graph().read("queries/persona_show.cypher", {"id": _key(user, dataset)})
     if not rows:
         raise PersonaError(f"user {_key(user, dataset)} is not in the graph.")
     if rows[0]["dims"] is None:
@@ -82,7 +82,7 @@ def show(app: AppContext, user: str, dataset: str | None, as_json: bool) -> None
 @pass_app
 def similar(app: AppContext, user: str, dataset: str | None, k: int, as_json: bool) -> None:
     """Users with the most similar personas (vector index user_persona, cosine)."""
-    print_rows(app.graph().query("queries/persona_similar.cypher", {"id": _key(user, dataset), "k": k}), as_json)
+    print_rows(app.graph().read("queries/persona_similar.cypher", {"id": _key(user, dataset), "k": k}), as_json)
 
 
 @personas.command()
@@ -95,8 +95,8 @@ def similar(app: AppContext, user: str, dataset: str | None, k: int, as_json: bo
 def neighbourhood(app: AppContext, user: str, dataset: str | None, k: int, limit: int, as_json: bool) -> None:
     """Items and categories/genres/DBpedia entities that dominate a persona's neighbourhood."""
     params = {"id": _key(user, dataset), "k": k, "limit": limit}
-    print_rows(app.graph().query("queries/persona_neighbourhood_items.cypher", params), as_json)
-    print_rows(app.graph().query("queries/persona_neighbourhood_features.cypher", params), as_json)
+    print_rows(app.graph().read("queries/persona_neighbourhood_items.cypher", params), as_json)
+    print_rows(app.graph().read("queries/persona_neighbourhood_features.cypher", params), as_json)
 
 
 @personas.command()
@@ -108,7 +108,7 @@ def neighbourhood(app: AppContext, user: str, dataset: str | None, k: int, limit
 @pass_app
 def explain(app: AppContext, user_a: str, user_b: str, dataset: str | None, limit: int, as_json: bool) -> None:
     """What two users share along each metapath: why their personas are close."""
-    print_rows(app.graph().query("queries/persona_explain.cypher",
+    print_rows(app.graph().read("queries/persona_explain.cypher",
                                  {"a": _key(user_a, dataset), "b": _key(user_b, dataset), "limit": limit}), as_json)
 
 
@@ -128,7 +128,7 @@ def infer(app: AppContext, items: str, dataset: str | None, run: str | None, k: 
     if not ids:
         raise click.BadParameter("give at least one item id", param_hint="--items")
     vec = infer_persona(app.graph(), app.settings, ids, dataset=dataset, run=run)
-    near = app.graph().query("queries/persona_similar_vector.cypher",
+    near = app.graph().read("queries/persona_similar_vector.cypher",
                              {"vector": vec.tolist(), "k": k, "dataset": dataset})
     if as_json:
         click.echo(json.dumps({"items": ids, "persona": vec.tolist(), "similar": near}))
@@ -144,4 +144,4 @@ def infer(app: AppContext, items: str, dataset: str | None, run: str | None, k: 
 @pass_app
 def runs(app: AppContext, limit: int, as_json: bool) -> None:
     """Persona runs, newest first."""
-    print_rows(app.graph().query("queries/persona_runs.cypher", {"limit": limit}), as_json)
+    print_rows(app.graph().read("queries/persona_runs.cypher", {"limit": limit}), as_json)

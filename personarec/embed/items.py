@@ -66,7 +66,7 @@ class EmbedSummary:
 
 def index_dimensions(graph: Graph) -> int | None:
     """The dimension of the ``item_embedding`` vector index, or None when the index does not exist."""
-    rows = graph.query("queries/embed_index.cypher")
+    rows = graph.read("queries/embed_index.cypher")
     return int(rows[0]["dimensions"]) if rows and rows[0]["dimensions"] is not None else None
 
 
@@ -109,13 +109,13 @@ def embed_items(graph: Graph, settings: Settings, dataset: str | None = None, mo
         log.warning("no item_embedding vector index: run `personarec db init` to make embeddings searchable")
     summary = EmbedSummary(model=spec.id, dimensions=dim)
     encode_bs = batch_size or settings.embed.batch_size
-    total = graph.query("queries/embed_count.cypher", {"dataset": dataset})[0]["items"]
+    total = graph.read("queries/embed_count.cypher", {"dataset": dataset})[0]["items"]
     seen_datasets: set[str] = set()
     after = ""
     with tqdm(total=total, unit="item", desc="embed items", disable=not progress) as bar:
         while True:
             with _quiet_notifications():
-                page = graph.query("queries/embed_items.cypher",
+                page = graph.read("queries/embed_items.cypher",
                                    {"dataset": dataset, "after": after, "limit": READ_PAGE})
             if not page:
                 break
@@ -154,7 +154,7 @@ def embed_items(graph: Graph, settings: Settings, dataset: str | None = None, mo
 
 def nearest_items(graph: Graph, vector: list[float], k: int = 10) -> list[dict[str, Any]]:
     """The ``k`` items nearest to ``vector`` by the ``item_embedding`` cosine index: ``[{id, title, score}]``."""
-    return graph.query("queries/embed_nearest.cypher", {"k": k, "vector": vector})
+    return graph.read("queries/embed_nearest.cypher", {"k": k, "vector": vector})
 
 
 def embed_texts(texts: list[str], settings: Settings, model: str | None = None,

@@ -128,7 +128,7 @@ def embed_items_structural(graph: Graph, settings: Settings, dataset: str, *, re
     matrix = context_matrix(export)
     vectors, rank = lsa_vectors(matrix, settings.embed.dimensions, settings.seed)
     items = export.ids["item"]
-    current = {row["id"]: row["model"] for row in graph.query("queries/embed_models.cypher", {"dataset": dataset})}
+    current = {row["id"]: row["model"] for row in graph.read("queries/embed_models.cypher", {"dataset": dataset})}
     write = [k for k, iid in enumerate(items)
              if replace_text or current.get(iid) in (None, MODEL_NAME)]
     digest = hashlib.md5(matrix.indices.tobytes() + matrix.indptr.tobytes()).hexdigest()[:16]

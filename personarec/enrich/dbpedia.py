@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loaders.dbpedia.facts import entity_label, fetch_abstracts, fetch_facts
-from loaders.dbpedia.linking import KIND_TYPES, ItemRef, Link, link_items
-from loaders.dbpedia.sparql import SparqlClient
+from personarec.loaders.dbpedia.facts import entity_label, fetch_abstracts, fetch_facts
+from personarec.loaders.dbpedia.linking import KIND_TYPES, ItemRef, Link, link_items
+from personarec.loaders.dbpedia.sparql import SparqlClient
 from personarec.config import Settings, default_home
 from personarec.graph import Graph
 
@@ -64,7 +64,7 @@ def write_unmatched(path: Path, links: list[Link]) -> int:
 
 def read_items(graph: Graph, dataset: str | None = None) -> list[ItemRef]:
     """Items to link, from Neo4j."""
-    rows = graph.query("queries/dbpedia_items.cypher", {"dataset": dataset})
+    rows = graph.read("queries/dbpedia_items.cypher", {"dataset": dataset})
     return [ItemRef(r["id"], r["title"], r["kind"], int(r["year"]) if r.get("year") is not None else None,
                     tuple(r.get("people") or ())) for r in rows]
 
@@ -74,7 +74,7 @@ def drop_stale(graph: Graph, links: list[Link], batch_size: int = 1000) -> int:
     rows = [{"item": l.item_id, "uri": l.uri} for l in links]
     touched = 0
     for start in range(0, len(rows), batch_size):
-        result = graph.query("load/dbpedia_unlink.cypher", {"rows": rows[start:start + batch_size]}, read=False)
+        result = graph.write("load/dbpedia_unlink.cypher", {"rows": rows[start:start + batch_size]})
         touched += int(result[0]["items"]) if result else 0
     return touched
 

@@ -182,7 +182,7 @@ def read_inputs(graph: Any, dataset: str) -> EvalInputs:
     """
     data = load_sequences(graph, dataset)
     models: dict[str, int] = {}
-    for row in graph.query("queries/embed_models.cypher", {"dataset": dataset}):
+    for row in graph.read("queries/embed_models.cypher", {"dataset": dataset}):
         if row["model"] is not None:
             models[row["model"]] = models.get(row["model"], 0) + 1
     return EvalInputs(data, load_personas(graph, data), load_item_embeddings(graph, data),

@@ -175,14 +175,14 @@ def export_recbole(graph: Graph, out: str | Path, dataset: str | None = None, *,
         _write(p, header, part)
         files.append(p.name)
 
-    item_rows = graph.query("queries/recbole_items.cypher", {"dataset": dataset})
+    item_rows = graph.read("queries/recbole_items.cypher", {"dataset": dataset})
     p = folder / f"{name}.item"
     _write(p, ["item_id:token", "title:token_seq", "year:token", "features:token_seq"],
            ([r["item"], _token_seq(_token(r["title"]).split()), _token(r["year"]), _token_seq(sorted(r["features"]))]
             for r in item_rows))
     files.append(p.name)
 
-    kg = graph.query("queries/recbole_kg.cypher", {"dataset": dataset, "relations": list(KG_RELATIONS)})
+    kg = graph.read("queries/recbole_kg.cypher", {"dataset": dataset, "relations": list(KG_RELATIONS)})
     heads: set[str] = set()
     kg_rows = []
     for r in kg:
@@ -203,7 +203,7 @@ def export_recbole(graph: Graph, out: str | Path, dataset: str | None = None, *,
     files.append(p.name)
 
     fp = split_fingerprint(held_out)
-    ds = graph.query("queries/recbole_dataset.cypher", {"dataset": dataset})
+    ds = graph.read("queries/recbole_dataset.cypher", {"dataset": dataset})
     graph_fp = ds[0]["dataset"].get("fingerprint") if ds else None
     if graph_fp and graph_fp != fp:
         raise ExportError(f"the exported split's fingerprint {fp} differs from the one stored on Dataset "

@@ -114,10 +114,13 @@ class Graph:
         for stmt in statements(name):
             self.execute(stmt, params)
 
-    def query(self, name: str, params: Mapping[str, Any] | None = None, *,
-              read: bool = True) -> list[dict[str, Any]]:
-        """Run the single statement of ``cypher/<name>`` and return its rows."""
-        return self.execute(statement(name), params, read=read)
+    def read(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run the single statement of ``cypher/<name>`` in a read transaction and return its rows."""
+        return self.execute(statement(name), params, read=True)
+
+    def write(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run the single statement of ``cypher/<name>`` in a write transaction and return its rows."""
+        return self.execute(statement(name), params, read=False)
 
     def write_batches(self, name: str, rows: Iterable[Mapping[str, Any]], *,
                       batch_size: int | None = None, extra: Mapping[str, Any] | None = None) -> int:
@@ -138,7 +141,7 @@ class Graph:
         return sent
 
     def server_version(self) -> str:
-        rows = self.query("admin/components.cypher")
+        rows = self.read("admin/components.cypher")
         return f"{rows[0]['version']} {rows[0]['edition']}" if rows else "unknown"
 
 

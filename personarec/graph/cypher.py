@@ -1,14 +1,16 @@
-"""Access to the Cypher scripts in the repository's ``cypher/`` folder.
+"""Access to the Cypher scripts of the top-level ``cypher/`` folder.
 
-Every query the package runs lives in a ``.cypher`` file with ``$parameters``; nothing is assembled
+In a source checkout (and an editable install) they are read from ``cypher/`` beside the package; an
+installed wheel carries them as the package data ``personarec/cypher/`` (``pyproject.toml`` maps the
+folder there), read through :mod:`importlib.resources`. Every query the package runs lives in a ``.cypher`` file with ``$parameters``; nothing is assembled
 from user strings. A file may hold several statements, each ended by ``;`` at the end of a line.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from personarec.errors import GraphError
@@ -16,16 +18,15 @@ from personarec.errors import GraphError
 _COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
 
 
+@lru_cache(maxsize=1)
 def cypher_dir() -> Path:
-    """The ``cypher/`` folder (override with ``PERSONAREC_CYPHER_DIR``)."""
-    override = os.environ.get("PERSONAREC_CYPHER_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "cypher" / "schema.cypher").exists():
-            return parent / "cypher"
-    raise GraphError("cannot find the cypher/ folder; run from a personarec checkout or set PERSONAREC_CYPHER_DIR.")
+    """The folder of the Cypher scripts: the wheel's package data, else ``cypher/`` of the checkout."""
+    package = Path(str(resources.files("personarec")))
+    for candidate in (package / "cypher", package.parent / "cypher"):
+        if (candidate / "schema.cypher").is_file():
+            return candidate
+    raise GraphError(f"the Cypher scripts are missing: neither {package / 'cypher'} nor "
+                     f"{package.parent / 'cypher'} holds schema.cypher; reinstall personarec.")
 
 
 def split_statements(text: str) -> list[str]:

@@ -113,9 +113,9 @@ def _chunks(seq: Sequence[str], size: int) -> Iterator[list[str]]:
 
 def _start_run(graph: Graph, run_id: str, recommender: Recommender, dataset: str, k: int, kind: str,
                config: dict[str, Any]) -> dict[str, Any]:
-    run = graph.query("load/recommend_run_start.cypher",
+    run = graph.write("load/recommend_run_start.cypher",
                       {"run": run_id, "model": recommender.name, "dataset": dataset, "k": k, "kind": kind,
-                       "config": json.dumps(config, sort_keys=True)}, read=False)[0]["run"]
+                       "config": json.dumps(config, sort_keys=True)})[0]["run"]
     for field, want in (("model", recommender.name), ("dataset", dataset), ("k", k), ("kind", kind)):
         if run.get(field) != want:
             raise JobError(f"run {run_id!r} already exists with {field}={run.get(field)!r} (not {want!r}); "
@@ -141,10 +141,10 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     dataset = resolve_dataset(graph, dataset)
     run_id = run_id or default_run_id(recommender.name, dataset)
     if users is None:
-        targets = [r["user"] for r in graph.query("queries/jobs_users.cypher", {"dataset": dataset})]
+        targets = [r["user"] for r in graph.read("queries/jobs_users.cypher", {"dataset": dataset})]
     else:
         targets = sorted(dict.fromkeys(node_ids(dataset, list(users))))
-        found = {r["user"] for r in graph.query("queries/jobs_users_exist.cypher", {"ids": targets})}
+        found = {r["user"] for r in graph.read("queries/jobs_users_exist.cypher", {"ids": targets})}
         missing = [u for u in targets if u not in found]
         if missing:
             raise JobError(f"{len(missing)} of {len(targets)} users are not in the graph "
@@ -157,7 +157,7 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     if neo4j:
         run = _start_run(graph, run_id, recommender, dataset, k, "users", config)
         status = run["status"]
-        done = {r["user"] for r in graph.query("queries/jobs_done_users.cypher", {"run": run_id})}
+        done = {r["user"] for r in graph.read("queries/jobs_done_users.cypher", {"run": run_id})}
     writer = None
     if parquet is not None:
         writer = PartWriter(Path(parquet), "user", {"run": run_id, "model": recommender.name, "k": k,
@@ -175,7 +175,7 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     written = edges = 0
     bar = tqdm(total=len(todo), desc=f"recommend {run_id}", unit="user", disable=not progress or not todo)
     for chunk in _chunks(todo, batch_size):
-        rows = graph.query("queries/jobs_histories.cypher", {"users": chunk, "splits": list(history_splits)})
+        rows = graph.read("queries/jobs_histories.cypher", {"users": chunk, "splits": list(history_splits)})
         by_user = {r["user"]: r for r in rows}
         batch = UserBatch(ids=chunk, histories=[by_user[u]["items"] for u in chunk],
                           personas=[by_user[u]["persona"] for u in chunk])
@@ -185,8 +185,8 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
             payload = [{"user": u, "items": its, "scores": [float(s) for s in scs]}
                        for u, its, scs in zip(chunk, items, scores)]
             new_done = len(set(chunk) - done) + users_done
-            result = graph.query("load/recommend_edges.cypher",
-                                 {"run": run_id, "rows": payload, "users_done": new_done}, read=False)
+            result = graph.write("load/recommend_edges.cypher",
+                                 {"run": run_id, "rows": payload, "users_done": new_done})
             edges += result[0]["edges"] if result else 0
             users_done = new_done
         if writer is not None:
@@ -201,12 +201,12 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     throughput = written / seconds if written and seconds > 0 else 0.0
     if neo4j:
         if written or status != "done":
-            prev = graph.query("queries/jobs_run_get.cypher", {"run": run_id})[0]["run"]
-            graph.query("load/recommend_run_finish.cypher",
+            prev = graph.read("queries/jobs_run_get.cypher", {"run": run_id})[0]["run"]
+            graph.write("load/recommend_run_finish.cypher",
                         {"run": run_id, "users_done": len(done),
                          "sessions_done": prev.get("sessions_done", 0),
                          "throughput": throughput if written else prev.get("throughput"),
-                         "seconds": seconds}, read=False)
+                         "seconds": seconds})
         status = "done"
     else:
         status = "done"
@@ -238,7 +238,7 @@ def recommend_sessions(graph: Graph, settings: Settings, recommender: Recommende
     dataset = resolve_dataset(graph, dataset)
     run_id = run_id or default_run_id(recommender.name, dataset)
     sess = [(sid, node_ids(dataset, list(items))) for sid, items in sessions]
-    known = {r["item"] for r in graph.query("queries/jobs_items_exist.cypher",
+    known = {r["item"] for r in graph.read("queries/jobs_items_exist.cypher",
                                              {"ids": sorted({i for _, its in sess for i in its})})}
     unknown = sum(1 for _, its in sess for i in its if i not in known)
     if unknown:
@@ -263,17 +263,17 @@ def recommend_sessions(graph: Graph, settings: Settings, recommender: Recommende
         writer.write(run_id, ids, items, scores)
         done.update(ids)
         if neo4j:
-            graph.query("load/recommend_run_progress.cypher",
-                        {"run": run_id, "users_done": None, "sessions_done": len(done)}, read=False)
+            graph.write("load/recommend_run_progress.cypher",
+                        {"run": run_id, "users_done": None, "sessions_done": len(done)})
         bar.update(len(chunk))
     bar.close()
     seconds = time.perf_counter() - started
     written = len(todo)
     throughput = written / seconds if written and seconds > 0 else 0.0
     if neo4j:
-        graph.query("load/recommend_run_finish.cypher",
+        graph.write("load/recommend_run_finish.cypher",
                     {"run": run_id, "users_done": 0, "sessions_done": len(done), "throughput": throughput,
-                     "seconds": seconds}, read=False)
+                     "seconds": seconds})
     summary = RunSummary(run_id=run_id, model=recommender.name, dataset=dataset, kind="sessions", k=k,
                          total=len(sess), skipped=len(sess) - written, written=written, edges=0,
                          seconds=seconds, throughput=throughput, status="done", parquet=str(parquet))

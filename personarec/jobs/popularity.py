@@ -30,7 +30,7 @@ class MostPopular:
     @classmethod
     def from_graph(cls, graph: Graph, dataset: str, splits: Sequence[str] = ("train",)) -> MostPopular:
         """Count each item's interactions of ``splits`` in the graph."""
-        rows = graph.query("queries/jobs_popularity.cypher", {"dataset": dataset, "splits": list(splits)})
+        rows = graph.read("queries/jobs_popularity.cypher", {"dataset": dataset, "splits": list(splits)})
         log.info("most-popular: %d items of %s counted on splits %s", len(rows), dataset, list(splits))
         return cls([(r["item"], int(r["n"])) for r in rows])
 

@@ -16,12 +16,12 @@ log = logging.getLogger(__name__)
 
 def list_runs(graph: Graph) -> list[dict[str, Any]]:
     """Every RecommendationRun with its model, k, status, progress, edge count and throughput."""
-    return graph.query("queries/jobs_run_list.cypher")
+    return graph.read("queries/jobs_run_list.cypher")
 
 
 def get_run(graph: Graph, run_id: str) -> dict[str, Any]:
     """The run node's properties; error if there is no such run."""
-    rows = graph.query("queries/jobs_run_get.cypher", {"run": run_id})
+    rows = graph.read("queries/jobs_run_get.cypher", {"run": run_id})
     if not rows:
         raise PersonarecError(f"there is no recommendation run {run_id!r} (see `personarec recommend --list`).")
     return rows[0]["run"]
@@ -29,7 +29,7 @@ def get_run(graph: Graph, run_id: str) -> dict[str, Any]:
 
 def run_recommendations(graph: Graph, run_id: str) -> dict[str, list[str]]:
     """``{user id: [item ids in rank order]}`` of a run."""
-    return {r["user"]: r["items"] for r in graph.query("queries/jobs_run_recs.cypher", {"run": run_id})}
+    return {r["user"]: r["items"] for r in graph.read("queries/jobs_run_recs.cypher", {"run": run_id})}
 
 
 @dataclass
@@ -78,13 +78,12 @@ def remove_run(graph: Graph, run_id: str, *, batch_size: int = 10_000, progress:
     total = 0
     bar = tqdm(desc=f"remove {run_id}", unit="edge", disable=not progress)
     while True:
-        deleted = graph.query("queries/jobs_run_delete_edges.cypher", {"run": run_id, "limit": batch_size},
-                              read=False)[0]["deleted"]
+        deleted = graph.write("queries/jobs_run_delete_edges.cypher", {"run": run_id, "limit": batch_size})[0]["deleted"]
         total += deleted
         bar.update(deleted)
         if deleted < batch_size:
             break
     bar.close()
-    graph.query("queries/jobs_run_delete_node.cypher", {"run": run_id}, read=False)
+    graph.write("queries/jobs_run_delete_node.cypher", {"run": run_id})
     log.info("removed run %s: %d edges", run_id, total)
     return total

@@ -247,7 +247,7 @@ def bulk_load(settings: Settings, source: str, paths: list[Path], dataset: str |
     if was_running or (server.home / "data" / "databases" / settings.neo4j.database).exists():
         server.start()  # harmless when running; needed to look inside an existing store
         with connect(settings) as graph:
-            empty = graph.query("admin/is_empty.cypher")[0]["empty"]
+            empty = graph.read("admin/is_empty.cypher")[0]["empty"]
         if not empty:
             if not was_running:
                 server.stop()
@@ -267,10 +267,9 @@ def bulk_load(settings: Settings, source: str, paths: list[Path], dataset: str |
     try:
         with connect(settings) as graph:
             init_schema(graph, settings)
-            graph.query("load/dataset_start.cypher", {k: props[k] for k in ("dataset", "source", "format", "split")},
-                        read=False)
-            graph.query("load/dataset_finish.cypher", {k: v for k, v in props.items()
-                                                       if k not in ("source", "format")}, read=False)
+            graph.write("load/dataset_start.cypher", {k: props[k] for k in ("dataset", "source", "format", "split")})
+            graph.write("load/dataset_finish.cypher", {k: v for k, v in props.items()
+                                                       if k not in ("source", "format")})
     finally:
         if not (was_running if keep_running is None else keep_running):
             server.stop()

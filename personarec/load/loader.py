@@ -271,10 +271,9 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
                  len(sp.histories), summary.filtered, time.monotonic() - t0)
         if replace:
             graph.execute_autocommit(statement("load/dataset_delete.cypher"), {"dataset": name})
-        fresh = not graph.query("load/dataset_has_edges.cypher", {"dataset": name})[0]["has_edges"]
-        previous = graph.query("load/dataset_start.cypher", {"dataset": name, "source": data.source,
-                                                             "format": data.format, "split": sp.strategy},
-                               read=False)[0]["previous"]
+        fresh = not graph.read("load/dataset_has_edges.cypher", {"dataset": name})[0]["has_edges"]
+        previous = graph.write("load/dataset_start.cypher", {"dataset": name, "source": data.source,
+                                                             "format": data.format, "split": sp.strategy})[0]["previous"]
         writer = _Writer(graph, name, summary, size, progress, settings.load.writers)
         links: dict[str, list[dict[str, str]]] = {"also_bought": [], "also_viewed": [], "bought_together": []}
         # Without interactions (a metadata-only load) every item is kept.
@@ -299,11 +298,11 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
         writer.write("co_interacted", ({"src": items_eid[_key(name, a)], "dst": items_eid[_key(name, b)], "weight": w}
                                        for (a, b), w in pairs.items()), total=len(pairs), create=fresh)
         counts = sp.counts
-        n_items = graph.query("load/dataset_item_count.cypher", {"dataset": name})[0]["items"]
-        graph.query("load/dataset_finish.cypher", {
+        n_items = graph.read("load/dataset_item_count.cypher", {"dataset": name})[0]["items"]
+        graph.write("load/dataset_finish.cypher", {
             "dataset": name, "split": sp.strategy, "fingerprint": sp.fingerprint, "users": len(users),
             "items": n_items, "interactions": len(sp), "train": counts["train"], "valid": counts["valid"],
-            "test": counts["test"]}, read=False)
+            "test": counts["test"]})
         summary.users, summary.items, summary.interactions, summary.split_counts = (len(users), n_items, len(sp),
                                                                                    counts)
         summary.rejects = dict(rejects.by_reason)

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from loaders import amazon, movielens, sequences
-from loaders.common import ITEM_KINDS, Interaction, ItemRecord, Rejects, SourceError
+from personarec.loaders import amazon, movielens, sequences
+from personarec.loaders.common import ITEM_KINDS, Interaction, ItemRecord, Rejects, SourceError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from loaders.common import Interaction
+from personarec.loaders.common import Interaction
 from personarec.errors import PersonarecError
 
 log = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ class PersonaEncoder:
             kept = [i for i in item_ids if i in self.item_index]
             rows = torch.tensor([self.item_index[i] for i in kept], dtype=torch.long)
             return self.item_x[rows], kept
-        rows = graph.query("queries/persona_item_features.cypher", {"ids": item_ids})
+        rows = graph.read("queries/persona_item_features.cypher", {"ids": item_ids})
         kept = [r["id"] for r in rows if r["embedding"] is not None]
         vecs = [r["embedding"] for r in rows if r["embedding"] is not None]
         if not vecs:
@@ -73,12 +73,12 @@ class PersonaEncoder:
         """Users reached from the session items along ``mp`` (top ``K`` by path count), from Neo4j."""
         params: dict[str, Any] = {"ids": item_ids, "k": self.k, "dataset": self.dataset}
         if mp.kind == "uiu":
-            rows = graph.query("queries/persona_infer_uiu.cypher", params)
+            rows = graph.read("queries/persona_infer_uiu.cypher", params)
         elif mp.kind == "items":
-            rows = graph.query("queries/persona_infer_links.cypher", {**params, "rels": list(mp.rels or ITEM_RELS)})
+            rows = graph.read("queries/persona_infer_links.cypher", {**params, "rels": list(mp.rels or ITEM_RELS)})
         else:
             rels = list(mp.rels or _LABEL_RELS[mp.label or ""])
-            rows = graph.query("queries/persona_infer_via.cypher", {**params, "rels": rels, "label": mp.label})
+            rows = graph.read("queries/persona_infer_via.cypher", {**params, "rels": rels, "label": mp.label})
         return [r["id"] for r in rows if r["id"] in self.user_index]
 
     def infer(self, graph: Graph, item_ids: list[str]) -> np.ndarray:
@@ -115,7 +115,7 @@ def _load(path: str) -> PersonaEncoder:
 
 def latest_run(graph: Graph, dataset: str | None = None, run: str | None = None) -> dict[str, Any]:
     """The latest ``PersonaRun`` (of ``dataset``), or the run ``run``; raises when there is none."""
-    rows = graph.query("queries/persona_run.cypher", {"dataset": dataset, "run": run})
+    rows = graph.read("queries/persona_run.cypher", {"dataset": dataset, "run": run})
     if not rows:
         raise PersonaError("no persona run found; train personas first with `personarec personas train`.")
     return rows[0]

@@ -236,7 +236,7 @@ def write_back(graph: Graph, user_ids: list[str], personas: np.ndarray, run: dic
     ~1M users x 64 floats need a heap of a few GB; raise ``server.heap`` for such graphs.
     """
     query, run_query = statement("load/persona_users.cypher"), statement("load/persona_run.cypher")
-    graph.query("load/persona_gate.cypher", read=False)  # committed first: readers must find it to lock it
+    graph.write("load/persona_gate.cypher")  # committed first: readers must find it to lock it
     with translate_errors(graph.uri), graph.driver.session(database=graph.database) as session:
         with session.begin_transaction() as tx:
             version = tx.run(statement("load/persona_begin.cypher"), run=run["id"]).single()["version"]

@@ -209,7 +209,7 @@ def _natural(key: str) -> tuple[int, int | str]:
 
 def load_sequences(graph: Graph, dataset: str) -> SequenceData:
     """Read every user's interactions of ``dataset`` from Neo4j (``cypher/queries/session_sequences.cypher``)."""
-    rows = graph.query("queries/session_sequences.cypher", {"dataset": dataset})
+    rows = graph.read("queries/session_sequences.cypher", {"dataset": dataset})
     data = SequenceData.from_rows(dataset, rows)
     log.info("sequences of %s: %d users, %d items, %d interactions", dataset, data.n_users, data.n_items,
              sum(len(s) for s in data.items))
@@ -234,7 +234,7 @@ def _align(keys: Sequence[str], vectors: np.ndarray, ids: Sequence[str], what: s
 
 def load_vectors(graph: Graph, query: str, dataset: str, ids: Sequence[str]) -> np.ndarray | None:
     """Vectors from ``query`` aligned to ``ids`` (rows without a vector are zero); ``None`` if none exist."""
-    rows = graph.query(query, {"dataset": dataset})
+    rows = graph.read(query, {"dataset": dataset})
     vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
     return _align([r["id"] for r in rows], vectors, ids, query)
 

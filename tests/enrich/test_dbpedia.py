@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from loaders.dbpedia.sparql import SparqlClient
+from personarec.loaders.dbpedia.sparql import SparqlClient
 from personarec.cli import main
 from personarec.config import Settings, load_settings
 from personarec.enrich.dbpedia import enrich_dbpedia
@@ -30,7 +30,7 @@ def _load_items(graph: Graph) -> None:
 
 
 def _counts(graph: Graph) -> dict:
-    return graph.query("queries/dbpedia_counts.cypher", {"dataset": "ml-100k"})[0]
+    return graph.read("queries/dbpedia_counts.cypher", {"dataset": "ml-100k"})[0]
 
 
 def test_enrich_links_facts_and_cached_rerun(graph: Graph, neo4j_settings: Settings, sparql_endpoint: str,

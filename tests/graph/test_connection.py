@@ -39,24 +39,16 @@ def test_parameters_are_never_spliced(graph) -> None:
     assert rows == [{"name": nasty}]
 
 
-def test_write_batches_sends_every_row(graph) -> None:
-    import tempfile
-    from pathlib import Path
-
+def test_write_batches_sends_every_row(graph, monkeypatch, tmp_path) -> None:
     from personarec.graph import cypher
 
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "schema.cypher").write_text("RETURN 1;\n")
-        (Path(tmp) / "probe.cypher").write_text("UNWIND $rows AS row MERGE (:Probe {id: row.id, tag: $tag});\n")
-        import os
-
-        os.environ["PERSONAREC_CYPHER_DIR"] = tmp
+    (tmp_path / "probe.cypher").write_text("UNWIND $rows AS row MERGE (:Probe {id: row.id, tag: $tag});\n")
+    monkeypatch.setattr(cypher, "cypher_dir", lambda: tmp_path)
+    cypher.statements.cache_clear()
+    try:
+        sent = graph.write_batches("probe.cypher", ({"id": i} for i in range(25)), batch_size=10,
+                                   extra={"tag": "t"})
+    finally:
         cypher.statements.cache_clear()
-        try:
-            sent = graph.write_batches("probe.cypher", ({"id": i} for i in range(25)), batch_size=10,
-                                       extra={"tag": "t"})
-        finally:
-            del os.environ["PERSONAREC_CYPHER_DIR"]
-            cypher.statements.cache_clear()
     assert sent == 25
     assert graph.execute("MATCH (p:Probe {tag: 't'}) RETURN count(p) AS n")[0]["n"] == 25

@@ -76,7 +76,7 @@ def test_bulk_equals_online_load(graph: Graph, neo4j_settings: Settings, bulk_se
             assert g2.execute(q) == graph.execute(q)
             ds = g2.execute("MATCH (d:Dataset {name: 'bulk-t'}) RETURN d.status AS s, d.fingerprint AS f, d.users AS u")
             assert ds == [{"s": "loaded", "f": online.fingerprint, "u": 6}]
-            indexes = {r["name"] for r in g2.query("admin/indexes.cypher")}
+            indexes = {r["name"] for r in g2.read("admin/indexes.cypher")}
             assert {"item_id", "user_id", "item_embedding"} <= indexes
         # A second bulk load into the now non-empty database is refused with one clear sentence.
         with pytest.raises(BulkError, match="needs an empty database"):

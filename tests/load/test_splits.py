@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from loaders import movielens, sequences
-from loaders.common import Interaction
+from personarec.loaders import movielens, sequences
+from personarec.loaders.common import Interaction
 from personarec.load.splits import SplitError, co_interactions, fingerprint, kcore, leave_one_out, make_split, temporal
 
 ML100K_FINGERPRINT = "8db20a8f58eff3f53c69381d62b3114c"

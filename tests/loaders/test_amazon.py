@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loaders import amazon
-from loaders.common import Rejects, SourceError
+from personarec.loaders import amazon
+from personarec.loaders.common import Rejects, SourceError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "amazon"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.common import Reject, Rejects, SourceError, check_rating, check_ts, iter_lines, require_id, str_list
+from personarec.loaders.common import Reject, Rejects, SourceError, check_rating, check_ts, iter_lines, require_id, str_list
 
 
 def test_check_ts() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loaders import movielens
-from loaders.common import Rejects
+from personarec.loaders import movielens
+from personarec.loaders.common import Rejects
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "ml-1m"
 

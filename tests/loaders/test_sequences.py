@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loaders import sequences
-from loaders.common import Rejects, SourceError
+from personarec.loaders import sequences
+from personarec.loaders.common import Rejects, SourceError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "sequences"
 

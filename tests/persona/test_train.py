@@ -46,7 +46,7 @@ def test_train_writes_personas_run_and_index_answers(graph: Graph, small_kg: dic
     group = small_kg["user_group"]
     hits = total = 0
     for uid in list(group)[:12]:
-        rows = graph.query("queries/persona_similar.cypher", {"id": uid, "k": 5})
+        rows = graph.read("queries/persona_similar.cypher", {"id": uid, "k": 5})
         assert len(rows) == 5 and uid not in [r["user"] for r in rows]
         hits += sum(group[r["user"]] == group[uid] for r in rows)
         total += len(rows)
@@ -59,11 +59,11 @@ def test_train_writes_personas_run_and_index_answers(graph: Graph, small_kg: dic
 
     # the neighbourhood and explanation queries run on the result
     uid = next(iter(group))
-    items = graph.query("queries/persona_neighbourhood_items.cypher", {"id": uid, "k": 5, "limit": 5})
-    feats = graph.query("queries/persona_neighbourhood_features.cypher", {"id": uid, "k": 5, "limit": 5})
+    items = graph.read("queries/persona_neighbourhood_items.cypher", {"id": uid, "k": 5, "limit": 5})
+    feats = graph.read("queries/persona_neighbourhood_features.cypher", {"id": uid, "k": 5, "limit": 5})
     assert items and feats and {f["kind"] for f in feats} <= {"Genre", "Entity"}
     other = next(u for u in group if u != uid and group[u] == group[uid])
-    why = graph.query("queries/persona_explain.cypher", {"a": uid, "b": other, "limit": 50})
+    why = graph.read("queries/persona_explain.cypher", {"a": uid, "b": other, "limit": 50})
     assert {"U-I-Genre-I-U", "U-I-Entity-I-U"} <= {w["metapath"] for w in why}
 
 
@@ -127,7 +127,7 @@ def test_infer_persona_for_an_anonymous_session(graph: Graph, small_kg: dict[str
         session = [f"{DATASET}:i{k}" for k in np.flatnonzero(item_group == g)[:5]]
         vec = infer_persona(graph, persona_settings, session)
         assert vec.shape == (persona_settings.persona.dimensions,) and np.isfinite(vec).all()
-        near = graph.query("queries/persona_similar_vector.cypher", {"vector": vec.tolist(), "k": 5,
+        near = graph.read("queries/persona_similar_vector.cypher", {"vector": vec.tolist(), "k": 5,
                                                                      "dataset": DATASET})
         hits += sum(group[r["user"]] == g for r in near)
         total += len(near)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from loaders.dbpedia.linking import Candidate, ItemRef, decide, link_items, score
-from loaders.dbpedia.sparql import SparqlClient
-from loaders.dbpedia.text import move_article, normalize, split_label, title_heads, title_variants
+from personarec.loaders.dbpedia.linking import Candidate, ItemRef, decide, link_items, score
+from personarec.loaders.dbpedia.sparql import SparqlClient
+from personarec.loaders.dbpedia.text import move_article, normalize, split_label, title_heads, title_variants
 
 DBR = "http://dbpedia.org/resource/"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.dbpedia.sparql import SparqlClient, SparqlError, sparql_iri, sparql_literal
+from personarec.loaders.dbpedia.sparql import SparqlClient, SparqlError, sparql_iri, sparql_literal
 from personarec.server.process import free_port
 
 NASTY = ['He said "hi"', "back\\slash", "it's", 'end\\"', "tab\tnew\nline", "} UNION { ?s ?p ?o", "Ümlaut «quote»"]
