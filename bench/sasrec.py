@@ -1,7 +1,7 @@
 """Benchmark: our SASRec (Kang & McAuley 2018, full-softmax CE) under the pinned protocol, without Neo4j.
 
 Reads the dataset with the project's own loaders, splits it leave-one-out (checking the split
-fingerprint of ``../shared/DESIGN.md``), trains SASRec with RecBole's defaults, and prints one JSON
+fingerprint of ``docs/protocol.md``), trains SASRec with RecBole's defaults, and prints one JSON
 object: full-ranking test metrics (history masked), seconds per epoch, best epoch, and the time to
 reach the best validation NDCG@10. Also reports most-popular as the protocol check.
 
@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from personarec.load.splits import leave_one_out  # noqa: E402
 from personarec.loaders.movielens import read_ratings  # noqa: E402
 from personarec.loaders.sequences import read_sequences  # noqa: E402
-from personarec.load.splits import leave_one_out  # noqa: E402
 from personarec.session.data import SequenceData, from_split  # noqa: E402
 from personarec.session.popular import MostPopular  # noqa: E402
 from personarec.session.sasrec import SASRec, SASRecConfig  # noqa: E402

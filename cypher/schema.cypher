@@ -1,6 +1,6 @@
 // personarec graph schema: applied idempotently by `personarec db init`.
 // Parameters: $item_dim (Item.embedding size), $persona_dim (User.persona size).
-// Graph model: see README "Graph model" and ../shared/DESIGN.md.
+// Graph model: see README "Graph model"; the split stored on INTERACTED follows docs/protocol.md.
 
 // ---- node keys (uniqueness constraints also give the lookup index)
 CREATE CONSTRAINT user_id IF NOT EXISTS FOR (n:User) REQUIRE n.id IS UNIQUE;

@@ -63,7 +63,7 @@ def save_inputs(path: Path, inputs: EvalInputs) -> Path:
         arrays["item_vectors"] = inputs.item_vectors.astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
     tmp.replace(path)  # a crash mid-write never leaves a half file under the real name
     return path
 

@@ -1,18 +1,70 @@
-"""The report folder of ``personarec evaluate``: ``report.md``, ``results.json`` and PNG plots."""
+"""The report of ``personarec evaluate``: :class:`EvalReport` and its folder (``report.md``,
+``results.json``, PNG plots).
+
+The runner (:mod:`personarec.eval.runner`) fills an :class:`EvalReport` and calls :func:`write_report`;
+this module never imports the runner, so the two form a one-way edge.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from personarec.eval.metrics import METRICS
 
-if TYPE_CHECKING:
-    from personarec.eval.runner import EvalReport
-
 log = logging.getLogger(__name__)
+
+#: Table rows in order: key -> label.
+ROWS = {
+    "popular": "Most-popular",
+    "sasrec": "SASRec",
+    "history": "SASRec + history embedding",
+    "persona": "Persona-SASRec (candidates)",
+    "rerank": "Persona-SASRec + SASRec rerank",
+}
+
+
+@dataclass
+class EvalReport:
+    """Results of one evaluation; :meth:`to_json` is what ``results.json`` holds.
+
+    Attributes:
+        dataset: dataset name.
+        seeds: seeds the models were trained with.
+        fingerprint: split fingerprint (docs/protocol.md) and ``pinned``: which reference split it matches.
+        runs: per seed, per row, per segment, the metric means (``{"seed": s, "rows": {...}}``).
+        summary: per row, per segment, per metric: ``{"mean": m, "std": s}`` over seeds.
+        notes: what was missing or changed (e.g. no personas: rows 4–5 absent).
+        training: per seed and model, best epoch, epochs run and seconds per epoch.
+    """
+
+    dataset: str
+    seeds: list[int]
+    fingerprint: str
+    pinned: str | None
+    users: int
+    items: int
+    segments: dict[str, str]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    training: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    hit_curves: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    hardware: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("dataset", "seeds", "fingerprint", "pinned", "users", "items",
+                                              "segments", "summary", "runs", "training", "notes", "curves",
+                                              "hit_curves", "seconds", "hardware")} | {
+            "protocol": "leave-one-out in time order; full ranking over all items (no sampled negatives); "
+                        "history masked (train for validation, train+validation for test), never the target; "
+                        "metrics per user averaged over users; ties broken towards the lower item index; "
+                        "MRR@10 as RecBole reports it, MRR over the full ranking"}
 
 
 def _cell(stat: dict[str, float]) -> str:
@@ -21,8 +73,6 @@ def _cell(stat: dict[str, float]) -> str:
 
 def markdown_table(report: EvalReport, segment: str = "all") -> str:
     """The table for one user segment: one row per model, mean ± std over seeds."""
-    from personarec.eval.runner import ROWS
-
     lines = ["| model | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for row, label in ROWS.items():
         if row in report.summary:
@@ -39,7 +89,7 @@ def markdown(report: EvalReport) -> str:
         f"{report.users} test users, {report.items} items; seeds {report.seeds}; split fingerprint "
         f"`{report.fingerprint}` ({pinned}).",
         "",
-        "Protocol (DESIGN.md, pinned): leave-one-out in time order; **full ranking over all items**, no sampled "
+        "Protocol (docs/protocol.md): leave-one-out in time order; **full ranking over all items**, no sampled "
         "negatives; the user's earlier items are masked (train + validation for test), never the target. "
         "HR@k and NDCG@k with one relevant item; MRR@10 is RecBole's cut-off MRR, MRR is over the full "
         "ranking. Values are mean ± std over seeds (most-popular is deterministic). Candidate-stage HR@100 is "
@@ -75,8 +125,6 @@ def plots(report: EvalReport, out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from personarec.eval.runner import ROWS
 
     rows = [r for r in ROWS if r in report.summary]
     written = []

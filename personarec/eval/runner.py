@@ -1,4 +1,4 @@
-"""``personarec evaluate``: the five-row table of arXiv 2604.06928 under the pinned protocol.
+"""``personarec evaluate``: the five-row table of arXiv 2604.06928 under the protocol of ``docs/protocol.md``.
 
 Rows: most-popular (true train counts), SASRec (Kang & McAuley 2018), SASRec + history vector (the
 paper's baseline), persona-SASRec (candidates, CoT-Rec pattern arXiv 2502.13845), persona-SASRec +
@@ -13,7 +13,7 @@ import logging
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,76 +23,35 @@ import torch
 from personarec.config import Settings
 from personarec.eval.inputs import EvalInputs
 from personarec.eval.metrics import METRICS, mask_history, summarize, target_ranks
-from personarec.session.data import (SequenceData, Stage, history_vectors, load_item_embeddings, load_personas,
-                                     load_sequences)
+from personarec.eval.report import ROWS, EvalReport, write_report
+from personarec.protocol import REFERENCE_FINGERPRINTS, popularity_order
+from personarec.session.data import (
+    SequenceData,
+    Stage,
+    history_vectors,
+    load_item_embeddings,
+    load_personas,
+    load_sequences,
+)
 from personarec.session.models import TrainedModels, train_models
 from personarec.session.rerank import rerank, top_candidates, two_stage_ranks
 from personarec.session.sasrec import SASRecConfig, resolve_device
 
 log = logging.getLogger(__name__)
 
-#: Table rows in order: key -> label.
-ROWS = {
-    "popular": "Most-popular",
-    "sasrec": "SASRec",
-    "history": "SASRec + history embedding",
-    "persona": "Persona-SASRec (candidates)",
-    "rerank": "Persona-SASRec + SASRec rerank",
-}
-
-#: Split fingerprints pinned in DESIGN.md (raw ids), to say whether the loaded split is the reference one.
-PINNED_FINGERPRINTS = {"8db20a8f58eff3f53c69381d62b3114c": "MovieLens-100K",
-                       "28750bda8b349621d54e9f5865ebd135": "Amazon Beauty (S3-Rec 5-core)"}
-
-
-@dataclass
-class EvalReport:
-    """Results of one evaluation; :meth:`to_json` is what ``results.json`` holds.
-
-    Attributes:
-        dataset: dataset name.
-        seeds: seeds the models were trained with.
-        fingerprint: split fingerprint (see DESIGN.md) and ``pinned``: which reference split it matches.
-        runs: per seed, per row, per segment, the metric means (``{"seed": s, "rows": {...}}``).
-        summary: per row, per segment, per metric: ``{"mean": m, "std": s}`` over seeds.
-        notes: what was missing or changed (e.g. no personas: rows 4–5 absent).
-        training: per seed and model, best epoch, epochs run and seconds per epoch.
-    """
-
-    dataset: str
-    seeds: list[int]
-    fingerprint: str
-    pinned: str | None
-    users: int
-    items: int
-    segments: dict[str, str]
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    training: list[dict[str, Any]] = field(default_factory=list)
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    hit_curves: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-    hardware: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("dataset", "seeds", "fingerprint", "pinned", "users", "items",
-                                              "segments", "summary", "runs", "training", "notes", "curves",
-                                              "hit_curves", "seconds", "hardware")} | {
-            "protocol": "leave-one-out in time order; full ranking over all items (no sampled negatives); "
-                        "history masked (train for validation, train+validation for test), never the target; "
-                        "metrics per user averaged over users; ties broken towards the lower item index; "
-                        "MRR@10 as RecBole reports it, MRR over the full ranking"}
-
 
 def segment_masks(data: SequenceData, users: np.ndarray, stage: Stage, tail_fraction: float,
                   sparse_quantile: float) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Boolean user masks: all, long-tail/head targets (train popularity), sparse/other users."""
-    counts = data.train_counts()[1:]
-    order = np.argsort(-counts, kind="stable")  # most popular first
+    """Boolean user masks: all, long-tail/head targets (train popularity), sparse/other users.
+
+    docs/protocol.md, "Segments": the head is the ``1 - tail_fraction`` share of items first in the
+    most-popular order (:func:`personarec.protocol.popularity_order`: train counts, ties by id), the tail
+    the rest; sparse users have at most the ``sparse_quantile`` quantile of train lengths.
+    """
+    order = popularity_order(data.train_counts())  # item indices, most popular first
     n_head = int(round((1.0 - tail_fraction) * data.n_items))
     head = np.zeros(data.n_items + 1, dtype=bool)
-    head[order[:n_head] + 1] = True
+    head[order[:n_head]] = True
     targets = np.array([data.target(int(u), stage) for u in users])
     lengths = np.array([len(data.train_sequence(int(u))) for u in users])
     cut = float(np.quantile(lengths, sparse_quantile)) if lengths.size else 0.0
@@ -238,8 +197,6 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
                   item_vectors: np.ndarray | None = None, save_models: Path | None = None,
                   notes: list[str] | None = None) -> EvalReport:
     """:func:`evaluate` on already-loaded data (no Neo4j needed: ``--inputs`` files, tests, benchmarks)."""
-    from personarec.eval.report import write_report
-
     started = time.perf_counter()
     seeds = list(seeds or settings.eval.seeds)
     s = settings.session
@@ -250,7 +207,7 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
                 else f"CPU ({base.threads} torch thread(s))")
     users = data.eval_users("test")
     masks, labels = segment_masks(data, users, "test", settings.eval.tail_fraction, settings.eval.sparse_quantile)
-    report = EvalReport(dataset=data.dataset, seeds=seeds, fingerprint=fp, pinned=PINNED_FINGERPRINTS.get(fp),
+    report = EvalReport(dataset=data.dataset, seeds=seeds, fingerprint=fp, pinned=REFERENCE_FINGERPRINTS.get(fp),
                         users=int(users.size), items=data.n_items, segments=labels, notes=list(notes or []),
                         hardware=hardware)
     if personas is None:

@@ -19,11 +19,10 @@ Written into ``OUT/<name>/`` (RecBole reads ``data_path/dataset/dataset.*``):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,9 @@ from tqdm import tqdm
 
 from personarec.errors import PersonarecError
 from personarec.graph import Graph
+
+# split_fingerprint is the protocol's one definition, re-exported for personarec.export's callers
+from personarec.protocol import raw_sort_key, split_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +69,6 @@ class ExportSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def user_sort_key(user: str) -> tuple[int, int | str]:
-    """Numeric ids sort as numbers (DESIGN.md), others after them as text."""
-    return (0, int(user)) if user.isdigit() else (1, user)
-
-
-def split_fingerprint(held_out: Mapping[str, tuple[list[str], list[str]]]) -> str:
-    """md5 of ``user\\tvalid\\ttest\\n`` lines by numeric user id (DESIGN.md); several items joined by commas."""
-    md5 = hashlib.md5()
-    for user in sorted(held_out, key=user_sort_key):
-        valid, test = held_out[user]
-        if valid or test:
-            md5.update(f"{user}\t{','.join(valid)}\t{','.join(test)}\n".encode())
-    return md5.hexdigest()
 
 
 def _token(value: Any) -> str:
@@ -138,7 +125,7 @@ def export_recbole(graph: Graph, out: str | Path, dataset: str | None = None, *,
         histories.setdefault(rec["user"], []).append(dict(rec))
     if not histories:
         raise ExportError(f"dataset {dataset!r} has no interactions to export.")
-    users = sorted(histories, key=user_sort_key)
+    users = sorted(histories, key=raw_sort_key)
     order = {"train": 0, "valid": 1, "test": 2}
     held_out: dict[str, tuple[list[str], list[str]]] = {}
     counts = {"train": 0, "valid": 0, "test": 0}
@@ -243,7 +230,7 @@ eval_args:
   order: TO
   mode: full
 # RecBole's sequential full-sort evaluation does not mask a user's earlier items; our protocol does
-# (DESIGN.md), so score its checkpoints with history masked when comparing numbers.
+# (personarec's docs/protocol.md), so score its checkpoints with history masked when comparing numbers.
 metrics: [Hit, NDCG, MRR]
 topk: [10, 100]
 valid_metric: NDCG@10

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from personarec.errors import PersonarecError
 from personarec.graph import Graph
 from personarec.jobs.base import Recommender, UserBatch
 from personarec.jobs.parquet import PartWriter
+from personarec.protocol import node_ids
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,7 @@ class RunSummary:
 
 def default_run_id(model: str, dataset: str) -> str:
     """``<model>-<dataset>-<UTC time>``, e.g. ``most-popular-ml-100k-20260126T013000``."""
-    return f"{model}-{dataset}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
-
-
-def node_ids(dataset: str, raw: Sequence[str]) -> list[str]:
-    """Raw ids (or ids already carrying ``<dataset>:``) as node ids."""
-    prefix = f"{dataset}:"
-    return [r if r.startswith(prefix) else prefix + r for r in raw]
+    return f"{model}-{dataset}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
 
 
 def read_id_file(path: str | Path) -> list[str]:

@@ -1,16 +1,16 @@
 """Leakage-free train/validation/test splits of interaction histories, and the split fingerprint.
 
-The protocol is pinned in ``../shared/DESIGN.md`` ("The evaluation protocol, pinned"): each user's
-history is ordered by time, ties in time keep the order of the rows in the source (a stable sort);
-``seq`` is the 0-based position in that order. Leave-one-out: the last interaction is the test
-target, the second-last the validation target, the rest train; users with fewer than 3 interactions
-keep everything in train (and are reported). The fingerprint is the md5 of the lines
-``user\\tvalidation_item\\ttest_item\\n`` with the source's ids, sorted by user id as a number.
+The protocol is defined in ``docs/protocol.md``: each user's history is ordered by time, ties in time
+keep the order of the rows in the source (a stable sort); ``seq`` is the 0-based position in that
+order. Leave-one-out: the last interaction is the test target, the second-last the validation target,
+the rest train; users with fewer than 3 interactions keep everything in train (and are reported).
+The fingerprint is the md5 of the lines
+``user\\tvalidation_item\\ttest_item\\n`` with the source's ids, sorted by user id as a number
+(:func:`personarec.protocol.split_fingerprint`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections import Counter
@@ -18,8 +18,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from personarec.loaders.common import Interaction
 from personarec.errors import PersonarecError
+from personarec.loaders.common import Interaction
+from personarec.protocol import raw_sort_key, split_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,6 @@ class Split:
         return sum(len(v) for v in self.histories.values())
 
 
-def user_sort_key(user: str) -> tuple[int, int | str]:
-    """Numeric ids sort as numbers (as DESIGN.md pins), any others after them as text."""
-    return (0, int(user)) if user.isdigit() else (1, user)
-
-
 def order_histories(interactions: Iterable[Interaction]) -> dict[str, list[Interaction]]:
     """Group by user and order each history by time; Python's sort is stable, so equal times keep the
     order in which the source gave them (interactions without a time keep source order)."""
@@ -85,19 +81,14 @@ def order_histories(interactions: Iterable[Interaction]) -> dict[str, list[Inter
 
 
 def fingerprint(histories: dict[str, list[SplitRow]]) -> str:
-    """md5 of ``user\\tvalid\\ttest\\n`` lines sorted by user id as a number (DESIGN.md).
+    """The split fingerprint of ``histories`` (docs/protocol.md; :func:`personarec.protocol.split_fingerprint`).
 
     Users without a held-out interaction are left out; when a temporal split holds out several items
     of a user, they are joined by commas in ``seq`` order.
     """
-    md5 = hashlib.md5()
-    for user in sorted(histories, key=user_sort_key):
-        rows = histories[user]
-        valid = ",".join(r.item for r in rows if r.split == VALID)
-        test = ",".join(r.item for r in rows if r.split == TEST)
-        if valid or test:
-            md5.update(f"{user}\t{valid}\t{test}\n".encode())
-    return md5.hexdigest()
+    return split_fingerprint({user: ([r.item for r in rows if r.split == VALID],
+                                     [r.item for r in rows if r.split == TEST])
+                              for user, rows in histories.items()})
 
 
 def leave_one_out(interactions: Iterable[Interaction]) -> Split:
@@ -115,7 +106,7 @@ def leave_one_out(interactions: Iterable[Interaction]) -> Split:
         histories[user] = rows
     if short:
         log.info("%d users have fewer than 3 interactions: all of theirs are train", len(short))
-    return Split("loo", histories, fingerprint(histories), sorted(short, key=user_sort_key))
+    return Split("loo", histories, fingerprint(histories), sorted(short, key=raw_sort_key))
 
 
 def temporal(interactions: Iterable[Interaction], valid_frac: float = 0.1, test_frac: float = 0.1) -> Split:

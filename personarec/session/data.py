@@ -1,6 +1,6 @@
 """User sequences for the session models, read from Neo4j (or built in memory).
 
-Implements the pinned leave-one-out protocol of ``../shared/DESIGN.md``: each user's interactions
+Implements the leave-one-out protocol of ``docs/protocol.md``: each user's interactions
 ordered by ``INTERACTED.seq`` (time, ties in source order), split stored on the relationship
 (``train``/``valid``/``test``). The validation input is the train history; the test input is
 train + validation. A *session* is the most recent ``max_len`` interactions of that input,
@@ -10,15 +10,23 @@ encoder sees the user's recent behaviour, the persona carries the long-term prof
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from personarec.errors import PersonarecError
+from personarec.protocol import (
+    Stage,
+    history_mask,
+    mean_item_vectors,
+    node_sort_key,
+    raw_id,
+    split_fingerprint,
+    stage_code,
+)
 
 if TYPE_CHECKING:  # imported for annotations only: keeps this module free of the driver
     from personarec.graph import Graph
@@ -26,7 +34,6 @@ if TYPE_CHECKING:  # imported for annotations only: keeps this module free of th
 
 log = logging.getLogger(__name__)
 
-Stage = Literal["valid", "test"]
 SPLITS = ("train", "valid", "test")
 
 
@@ -88,14 +95,12 @@ class SequenceData:
 
     def target(self, u: int, stage: Stage) -> int:
         """The held-out item of user ``u`` for ``stage`` (0 when the user has none)."""
-        code = 1 if stage == "valid" else 2
-        hit = np.flatnonzero(self.splits[u] == code)
+        hit = np.flatnonzero(self.splits[u] == stage_code(stage))
         return int(self.items[u][hit[0]]) if hit.size else 0
 
     def history(self, u: int, stage: Stage) -> np.ndarray:
         """Everything the user did before the ``stage`` target: train (valid) or train + valid (test)."""
-        allowed = self.splits[u] < (1 if stage == "valid" else 2)
-        return self.items[u][allowed]
+        return self.items[u][history_mask(self.splits[u], stage)]
 
     def session(self, u: int, stage: Stage, max_len: int, gap_s: float | None = None) -> np.ndarray:
         """The model input for ``stage``: the last ``max_len`` history items, cut at an inactivity gap.
@@ -103,7 +108,7 @@ class SequenceData:
         With ``gap_s``, only the interactions after the last pause longer than ``gap_s`` seconds are
         kept (the current session); without timestamps the option is ignored.
         """
-        allowed = self.splits[u] < (1 if stage == "valid" else 2)
+        allowed = history_mask(self.splits[u], stage)
         items = self.items[u][allowed]
         ts = self.ts[u]
         if gap_s is not None and ts is not None and items.size > 1:
@@ -115,7 +120,7 @@ class SequenceData:
 
     def eval_users(self, stage: Stage) -> np.ndarray:
         """Users that have a ``stage`` target and at least one history item."""
-        code = 1 if stage == "valid" else 2
+        code = stage_code(stage)
         return np.array([u for u in range(self.n_users)
                          if (self.splits[u] == code).any() and (self.splits[u] < code).any()], dtype=np.int64)
 
@@ -140,38 +145,32 @@ class SequenceData:
 
     def raw_id(self, node_id: str) -> str:
         """The source's own id of a node id ``<dataset>:<raw>``."""
-        prefix = self.dataset + ":"
-        return node_id[len(prefix):] if node_id.startswith(prefix) else node_id
+        return raw_id(self.dataset, node_id)
 
     def fingerprint(self) -> str:
-        """The split fingerprint pinned in DESIGN.md: md5 of ``user\tvalid\ttest\n`` sorted by user number."""
-        md5 = hashlib.md5()
-        lines = []
+        """The split fingerprint of docs/protocol.md (:func:`personarec.protocol.split_fingerprint`)."""
+        held_out: dict[str, tuple[list[str], list[str]]] = {}
         for u in range(self.n_users):
             v, t = self.target(u, "valid"), self.target(u, "test")
-            if v or t:
-                lines.append((self.raw_id(self.user_ids[u]),
-                              self.raw_id(self.item_ids[v - 1]) if v else "",
-                              self.raw_id(self.item_ids[t - 1]) if t else ""))
-        for user, v, t in sorted(lines, key=lambda x: _natural(x[0])):
-            md5.update(f"{user}\t{v}\t{t}\n".encode())
-        return md5.hexdigest()
+            held_out[self.raw_id(self.user_ids[u])] = ([self.raw_id(self.item_ids[v - 1])] if v else [],
+                                                       [self.raw_id(self.item_ids[t - 1])] if t else [])
+        return split_fingerprint(held_out)
 
     # ------------------------------------------------------------------ builders
     @classmethod
-    def from_rows(cls, dataset: str, rows: Iterable[Mapping[str, object]]) -> SequenceData:
+    def from_rows(cls, dataset: str, rows: Iterable[Mapping[str, Any]]) -> SequenceData:
         """Build from rows ``{user, item, seq, split, ts}`` ordered by user then seq (the Cypher result)."""
         per_user: dict[str, list[tuple[int, str, int, float | None]]] = {}
         for row in rows:
             per_user.setdefault(str(row["user"]), []).append(
                 (int(row["seq"]), str(row["item"]), SPLITS.index(str(row["split"])),
-                 None if row.get("ts") is None else float(row["ts"])))  # type: ignore[arg-type]
+                 None if row.get("ts") is None else float(row["ts"])))
         if not per_user:
             raise DataError(f"dataset {dataset!r} has no interactions in the graph; load it first "
                             "(`personarec load ...`).")
-        item_ids = sorted({it for evs in per_user.values() for _, it, _, _ in evs}, key=_natural)
+        item_ids = sorted({it for evs in per_user.values() for _, it, _, _ in evs}, key=node_sort_key)
         index = {iid: k + 1 for k, iid in enumerate(item_ids)}
-        user_ids = sorted(per_user, key=_natural)
+        user_ids = sorted(per_user, key=node_sort_key)
         items, splits, ts = [], [], []
         for uid in user_ids:
             evs = sorted(per_user[uid], key=lambda e: e[0])  # order by seq: time, ties in source order
@@ -199,12 +198,6 @@ class SequenceData:
                 ts = timestamps[uid][k] if timestamps else None
                 rows.append({"user": uid, "item": item, "seq": k, "split": split, "ts": ts})
         return cls.from_rows(dataset, rows)
-
-
-def _natural(key: str) -> tuple[int, int | str]:
-    """Sort ids like ``ml-100k:10`` numerically when their raw part is a number, so indices are stable."""
-    raw = key.rsplit(":", 1)[-1]
-    return (0, int(raw)) if raw.isdigit() else (1, raw)
 
 
 def load_sequences(graph: Graph, dataset: str) -> SequenceData:
@@ -263,14 +256,10 @@ def history_vectors(data: SequenceData, item_vectors: np.ndarray) -> np.ndarray:
     """The paper's baseline user vector: mean LLM embedding of each user's train items.
 
     Uses train interactions only, the same information a persona is learned from (arXiv 2604.06928
-    compares personas against this "user embedding derived from session history").
+    compares personas against this "user embedding derived from session history");
+    :func:`personarec.protocol.mean_item_vectors` per user index.
     """
-    out = np.zeros((data.n_users, item_vectors.shape[1]), dtype=np.float32)
-    for u in range(data.n_users):
-        seq = data.train_sequence(u)
-        if seq.size:
-            out[u] = item_vectors[seq].mean(axis=0)
-    return out
+    return mean_item_vectors([data.train_sequence(u) for u in range(data.n_users)], item_vectors)
 
 
 def from_split(dataset: str, split: Split) -> SequenceData:

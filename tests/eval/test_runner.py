@@ -60,7 +60,7 @@ def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_se
 
 @pytest.mark.slow
 def test_most_popular_matches_recbole_reference_on_ml100k(graph, neo4j_settings, shared_data: Path) -> None:
-    """DESIGN.md: most-popular by true train counts on ML-100K, RecBole 1.2.1 under the same protocol."""
+    """docs/protocol.md: most-popular by true train counts on ML-100K, RecBole 1.2.1 under the same protocol."""
     from personarec.load import load_dataset
 
     load_dataset(graph, neo4j_settings, "movielens", [shared_data / "movielens-100k"], dataset="ml-100k",

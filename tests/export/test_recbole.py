@@ -8,7 +8,7 @@ from pathlib import Path
 from personarec.export import export_recbole, read_atomic, read_benchmark_split, split_fingerprint
 from personarec.graph import Graph
 
-ML100K_FINGERPRINT = "8db20a8f58eff3f53c69381d62b3114c"  # DESIGN.md
+ML100K_FINGERPRINT = "8db20a8f58eff3f53c69381d62b3114c"  # docs/protocol.md
 
 # Test-only seeding of a hand-made KG; the loaders have their own tests.
 SEED = """

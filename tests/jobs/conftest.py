@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -42,11 +44,21 @@ def seed_tiny(graph: Graph, seed: int = 7) -> dict[str, list[str]]:
             if pick not in items:
                 items.append(pick)
         users.append({"raw": str(u), "items": items, "persona": [rng.random() for _ in range(4)]})
-    graph.execute(SEED_QUERY, {"dataset": DATASET, "items": [str(i) for i in range(1, N_ITEMS + 1)],
-                               "users": users})
+    seed_histories(graph, DATASET, [str(i) for i in range(1, N_ITEMS + 1)], users)
     return {u["raw"]: u["items"] for u in users}
+
+
+def seed_histories(graph: Graph, dataset: str, items: list[str], users: list[dict[str, Any]]) -> None:
+    """Create ``items`` and ``users`` (``{raw, items, persona}``); each history's last two are valid, test."""
+    graph.execute(SEED_QUERY, {"dataset": dataset, "items": items, "users": users})
 
 
 @pytest.fixture
 def tiny(graph: Graph) -> dict[str, list[str]]:
     return seed_tiny(graph)
+
+
+@pytest.fixture
+def seed(graph: Graph) -> Callable[[str, list[str], list[dict[str, Any]]], None]:
+    """:func:`seed_histories` on the test's graph, for tests that need their own small dataset."""
+    return lambda dataset, items, users: seed_histories(graph, dataset, items, users)

@@ -1,4 +1,4 @@
-"""Splits and fingerprints, checked against the values pinned in DESIGN.md (no database needed)."""
+"""Splits and fingerprints, checked against the reference values of docs/protocol.md (no database needed)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from personarec.load.splits import SplitError, co_interactions, fingerprint, kcore, leave_one_out, make_split, temporal
 from personarec.loaders import movielens, sequences
 from personarec.loaders.common import Interaction
-from personarec.load.splits import SplitError, co_interactions, fingerprint, kcore, leave_one_out, make_split, temporal
 
 ML100K_FINGERPRINT = "8db20a8f58eff3f53c69381d62b3114c"
 BEAUTY_FINGERPRINT = "28750bda8b349621d54e9f5865ebd135"
