@@ -24,8 +24,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from personarec.loaders.common import (ITEM_KINDS, Interaction, ItemRecord, Reject, Rejects, SourceError, check_rating,
-                            check_ts, iter_lines, parse_json_line, require_id, str_list)
+from personarec.loaders.common import (
+    ITEM_KINDS,
+    Interaction,
+    ItemRecord,
+    Reject,
+    Rejects,
+    SourceError,
+    check_rating,
+    check_ts,
+    iter_lines,
+    parse_json_line,
+    reject_reason,
+    require_id,
+    str_list,
+)
 
 Format = Literal["2014", "2018", "2023"]
 Role = Literal["reviews", "meta"]
@@ -111,10 +124,15 @@ def parse_meta_line(line: str) -> dict[str, Any]:
         return parse_json_line(stripped)
     try:
         obj = ast.literal_eval(stripped)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (RecursionError, MemoryError):
+        # the Python parser's stack overflowed (e.g. 200,000 unary minus signs): this record only
+        raise Reject(reject_reason(RecursionError())) from None
+    except (ValueError, SyntaxError):
         try:
             return parse_json_line(stripped)
-        except Reject:
+        except Reject as exc:
+            if str(exc).startswith("too deeply nested"):
+                raise
             raise Reject("bad record: neither JSON nor a Python dict literal") from None
     if not isinstance(obj, dict):
         raise Reject("not a dict record")
@@ -162,11 +180,11 @@ def read_reviews(path: str | Path, fmt: Format | None = None,
         if role != "reviews":
             raise SourceError(f"{path} looks like an Amazon metadata file, not a reviews file.")
     rejects = rejects if rejects is not None else Rejects()
-    for line_no, line in iter_lines(path):
+    for line_no, line in iter_lines(path, rejects=rejects, kind="interaction"):
         try:
             user, item, rating, ts = _review(parse_json_line(line), fmt)
-        except Reject as exc:
-            rejects.add(path, line_no, str(exc), line, "interaction")
+        except (Reject, RecursionError) as exc:
+            rejects.add(path, line_no, reject_reason(exc), line, "interaction")
             continue
         # interned: a user's or item's id is one string object however many reviews repeat it
         yield Interaction(sys.intern(user), sys.intern(item), rating, ts, line_no)
@@ -245,13 +263,14 @@ def read_meta(path: str | Path, fmt: Format | None = None, kind: str | None = No
     file_kind = kind or kind_from_name(path)
     rejects = rejects if rejects is not None else Rejects()
     seen: set[str] = set()
-    for line_no, line in iter_lines(path):
+    for line_no, line in iter_lines(path, rejects=rejects, kind="item"):
         try:
+            # RecursionError: a record that parsed but is nested too deep for the text cleaners
             record = _meta(parse_meta_line(line) if fmt == "2014" else parse_json_line(line), fmt, file_kind)
             if record.raw_id in seen:
                 raise Reject(f"duplicate item: {record.raw_id}")
-        except Reject as exc:
-            rejects.add(path, line_no, str(exc), line, "item")
+        except (Reject, RecursionError) as exc:
+            rejects.add(path, line_no, reject_reason(exc), line, "item")
             continue
         seen.add(record.raw_id)
         yield record

@@ -8,6 +8,7 @@ line number, so bad input never loses the good data around it.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -99,7 +100,8 @@ class Rejects:
             return
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")
+            # backslashreplace: a raw line may hold lone surrogates (undecodable bytes kept apart)
+            self._fh = open(self.path, "a", encoding="utf-8", errors="backslashreplace")
         one_line = raw.rstrip("\r\n").replace("\t", " ").replace("\n", "\\n")
         self._fh.write(f"{Path(source).name}\t{line_no}\t{reason}\t{one_line}\n")
 
@@ -115,33 +117,84 @@ def is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def open_text(path: str | Path, encoding: str = "utf-8") -> IO[str]:
-    """Open a plain or gzip-compressed text file for streaming reads."""
+def open_binary(path: str | Path) -> IO[bytes]:
+    """Open a plain or gzip-compressed file for streaming binary reads."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"source file {path} does not exist.")
     if is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors="replace", newline="")
-    return open(path, encoding=encoding, errors="replace", newline="")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
 
 
-def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
-    """Yield ``(line_no, line)`` (1-based, newline stripped, blank lines skipped).
+def open_text(path: str | Path, encoding: str = "utf-8", errors: str = "strict") -> IO[str]:
+    """Open a plain or gzip-compressed text file for streaming reads.
+
+    ``errors="surrogateescape"`` keeps undecodable bytes as distinct lone surrogates (never merged into
+    one replacement character), so a caller can find and reject them with :func:`undecodable`.
+    """
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, errors=errors, newline="")
+
+
+def undecodable(text: str) -> bool:
+    """True when ``text`` holds bytes that ``surrogateescape`` decoding could not decode."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _codec_label(encoding: str) -> str:
+    name = codecs.lookup(encoding).name
+    return "UTF-8" if name.startswith("utf-8") else name
+
+
+def iter_lines(path: str | Path, encoding: str = "utf-8", rejects: Rejects | None = None,
+               kind: str = "record") -> Iterator[tuple[int, str]]:
+    """Yield ``(line_no, line)`` (1-based, newline stripped) of the lines that hold a record.
+
+    Each line is decoded on its own and strictly: a line with bytes invalid in ``encoding`` and a blank
+    line are written to ``rejects`` (as ``kind``) with their line number, never decoded with
+    replacement characters (which would merge ``U\\xff`` and ``U\\xfe`` into one id). Blank lines after
+    the last record are file padding, not lost records, and are skipped silently. Without ``rejects``
+    bad lines are just skipped.
 
     A truncated or corrupt gzip stream ends the iteration with one clear :class:`SourceError`;
     lines yielded before it are complete and valid to use.
     """
     path = Path(path)
+    label = _codec_label(encoding)
     line_no = 0
+    blank: list[int] = []  # reported once a record follows them
     try:
-        with open_text(path, encoding) as fh:
-            for line_no, line in enumerate(fh, start=1):
-                stripped = line.rstrip("\r\n")
-                if stripped.strip():
-                    yield line_no, stripped
+        with open_binary(path) as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                data = raw.rstrip(b"\r\n")
+                bad: str | None = None
+                try:
+                    line = data.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    line = data.decode(encoding, "backslashreplace")  # for the rejects file only
+                    bad = f"invalid {label}: at byte {exc.start} (0x{data[exc.start]:02x})"
+                if bad is None and not line.strip():
+                    blank.append(line_no)
+                    continue
+                if rejects is not None:
+                    for blank_no in blank:
+                        rejects.add(path, blank_no, "blank line", "", kind)
+                    if bad is not None:
+                        rejects.add(path, line_no, bad, line, kind)
+                blank.clear()
+                if bad is None:
+                    yield line_no, line
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise SourceError(f"{path} is truncated or corrupt after line {line_no} ({exc}); "
                           "fix or re-download it and rerun the load (already loaded rows are kept).") from exc
+
+
+def reject_reason(exc: Reject | RecursionError) -> str:
+    """The rejects-file reason for a record that failed to parse or convert."""
+    if isinstance(exc, RecursionError):
+        # A line nested deeper than the interpreter's stack (e.g. 200,000 "["): that record only.
+        return "too deeply nested: more levels than the parser allows"
+    return str(exc)
 
 
 def parse_json_line(line: str) -> dict[str, Any]:
@@ -149,7 +202,9 @@ def parse_json_line(line: str) -> dict[str, Any]:
     try:
         obj = json.loads(line)
     except ValueError as exc:
-        raise Reject(f"bad JSON: {exc.msg}") from None
+        raise Reject(f"bad JSON: {getattr(exc, 'msg', exc)}") from None
+    except (RecursionError, MemoryError):
+        raise Reject(reject_reason(RecursionError())) from None
     if not isinstance(obj, dict):
         raise Reject("not a JSON object")
     return obj

@@ -12,8 +12,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from personarec.loaders.common import (Interaction, ItemRecord, Reject, Rejects, SourceError, check_rating, check_ts,
-                            iter_lines)
+from personarec.loaders.common import (
+    Interaction,
+    ItemRecord,
+    Reject,
+    Rejects,
+    SourceError,
+    check_rating,
+    check_ts,
+    iter_lines,
+)
 
 ENCODING = "latin-1"
 
@@ -57,7 +65,7 @@ def read_ratings(path: str | Path, rejects: Rejects | None = None) -> Iterator[I
     ratings, _, release = _files(Path(path))
     sep = "\t" if release == "100k" else "::"
     rejects = rejects if rejects is not None else Rejects()
-    for line_no, line in iter_lines(ratings, ENCODING):
+    for line_no, line in iter_lines(ratings, ENCODING, rejects, "interaction"):
         parts = line.split(sep)
         try:
             if len(parts) != 4:
@@ -83,7 +91,7 @@ def read_items(path: str | Path, rejects: Rejects | None = None) -> Iterator[Ite
         _, items, release = _files(path)
     rejects = rejects if rejects is not None else Rejects()
     seen: set[str] = set()
-    for line_no, line in iter_lines(items, ENCODING):
+    for line_no, line in iter_lines(items, ENCODING, rejects, "item"):
         try:
             if release == "100k":
                 parts = line.split("|")
@@ -92,7 +100,7 @@ def read_items(path: str | Path, rejects: Rejects | None = None) -> Iterator[Ite
                 flags = parts[5:]
                 if any(f not in ("0", "1") for f in flags):
                     raise Reject("bad genre flags: expected 0/1")
-                genres = [g for g, f in zip(GENRES_100K, flags) if f == "1" and g != "unknown"]
+                genres = [g for g, f in zip(GENRES_100K, flags, strict=True) if f == "1" and g != "unknown"]
             else:
                 parts = line.split("::")
                 if len(parts) != 3:

@@ -10,9 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from personarec.loaders.common import Interaction, Reject, Rejects, SourceError, iter_lines, open_text
+from personarec.loaders.common import Interaction, Reject, Rejects, SourceError, iter_lines, open_text, undecodable
 
 _CHUNK = 1 << 16
+_TOO_DEEP = object()  # value() result for a value too deeply nested to parse
 
 
 def read_sequences(path: str | Path, rejects: Rejects | None = None) -> Iterator[Interaction]:
@@ -20,7 +21,7 @@ def read_sequences(path: str | Path, rejects: Rejects | None = None) -> Iterator
     rejects = rejects if rejects is not None else Rejects()
     order = 0
     seen_users: set[str] = set()
-    for line_no, line in iter_lines(path):
+    for line_no, line in iter_lines(path, rejects=rejects, kind="interaction"):
         parts = line.split()
         try:
             if len(parts) < 2:
@@ -40,12 +41,15 @@ def read_sequences(path: str | Path, rejects: Rejects | None = None) -> Iterator
 def read_attributes(path: str | Path, rejects: Rejects | None = None) -> Iterator[tuple[str, list[str]]]:
     """``(item, [attribute, …])`` pairs from a JSON object, parsed incrementally in chunks.
 
-    A pair whose value is not a list of ids is rejected (reported with its byte offset as line 0 is
-    meaningless in a one-line file: the offset is given as the line number).
+    A pair whose value is not a list of ids, is nested too deep to parse, or holds bytes that are not
+    UTF-8 is rejected (reported with its character offset as the line number: line numbers are
+    meaningless in a one-line file); the pairs around it are kept.
     """
     rejects = rejects if rejects is not None else Rejects()
     decoder = json.JSONDecoder()
-    with open_text(path) as fh:
+    # surrogateescape: an invalid byte becomes a distinct lone surrogate, so "3\xff" and "3\xfe" stay two
+    # keys to reject instead of one merged "3\ufffd"
+    with open_text(path, errors="surrogateescape") as fh:
         buf = ""
         pos = 0
         consumed = 0  # characters dropped from the front of buf, for offsets in reject messages
@@ -80,12 +84,44 @@ def read_attributes(path: str | Path, rejects: Rejects | None = None) -> Iterato
                 return True
             return False
 
+        def skip_nested() -> None:
+            """Step over the array/object at ``pos`` without recursion (brackets inside strings ignored)."""
+            nonlocal pos
+            depth, in_str, escaped = 0, False, False
+            while True:
+                while pos < len(buf):
+                    ch = buf[pos]
+                    pos += 1
+                    if in_str:
+                        if escaped:
+                            escaped = False
+                        elif ch == "\\":
+                            escaped = True
+                        elif ch == '"':
+                            in_str = False
+                    elif ch == '"':
+                        in_str = True
+                    elif ch in "[{":
+                        depth += 1
+                    elif ch in "]}":
+                        depth -= 1
+                        if depth == 0:
+                            return
+                if not fill():
+                    raise SourceError(f"{path} is not a JSON object of item -> attributes "
+                                      f"(it ends inside a value that starts before character {consumed + pos}).")
+
         def value() -> object:
             nonlocal pos
             while True:
                 skip_ws()
                 try:
                     obj, end = decoder.raw_decode(buf, pos)
+                except RecursionError:
+                    if pos < len(buf) and buf[pos] in "[{":
+                        skip_nested()
+                        return _TOO_DEEP
+                    raise
                 except json.JSONDecodeError as exc:
                     if fill():
                         continue
@@ -107,8 +143,15 @@ def read_attributes(path: str | Path, rejects: Rejects | None = None) -> Iterato
             if not isinstance(key, str) or not expect(":"):
                 raise SourceError(f"{path} is not a JSON object of item -> attributes (at character {offset}).")
             val = value()
-            if isinstance(val, list) and all(isinstance(a, (str, int)) and not isinstance(a, bool) for a in val):
-                yield key, [str(a) for a in val]
+            if val is _TOO_DEEP:
+                rejects.add(path, offset, "too deeply nested", json.dumps(key), "item")
+            elif isinstance(val, list) and all(isinstance(a, (str, int)) and not isinstance(a, bool) for a in val):
+                attrs = [str(a) for a in val]
+                if undecodable(key) or any(undecodable(a) for a in attrs):
+                    rejects.add(path, offset, "invalid UTF-8", json.dumps({key: val}, ensure_ascii=False)[:500],
+                                "item")
+                else:
+                    yield key, attrs
             else:
                 rejects.add(path, offset, "wrong type: attributes must be a list of ids",
                             json.dumps({key: val})[:500], "item")

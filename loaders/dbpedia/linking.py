@@ -26,8 +26,16 @@ from tqdm import tqdm
 
 from personarec.loaders.dbpedia import queries
 from personarec.loaders.dbpedia.sparql import SparqlClient, sparql_iri, sparql_literal
-from personarec.loaders.dbpedia.text import (first_year, fold, normalize, split_label, suffix_kind, title_heads,
-                                  title_variants, words)
+from personarec.loaders.dbpedia.text import (
+    first_year,
+    fold,
+    normalize,
+    split_label,
+    suffix_kind,
+    title_heads,
+    title_variants,
+    words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +141,7 @@ def _spelling_variant(a: str, b: str) -> bool:
     ta, tb = a.split(), b.split()
     if len(ta) != len(tb):
         return False
-    for x, y in zip(ta, tb):
+    for x, y in zip(ta, tb, strict=True):
         if x != y and (min(len(x), len(y)) < 4 or difflib.SequenceMatcher(None, x, y).ratio() < 0.8):
             return False
     return True

@@ -36,7 +36,8 @@ GROUP BY ?lookup ?res ?label
 """
 
 #: One branch of :data:`FULLTEXT_CANDIDATES` per item: ``{key}`` int, ``{expr}`` a bif:contains literal.
-FULLTEXT_BRANCH = """  {{ ?res rdfs:label ?label . ?label bif:contains {expr} . ?res rdf:type {type} . BIND ({key} AS ?key) }}"""
+FULLTEXT_BRANCH = ("  {{ ?res rdfs:label ?label . ?label bif:contains {expr} . ?res rdf:type {type} . "
+                   "BIND ({key} AS ?key) }}")
 
 #: Candidates by free-text search on labels, for items the exact labels missed (a few per request).
 FULLTEXT_CANDIDATES = PREFIXES + """SELECT ?key ?res ?label (SAMPLE(?head) AS ?abstract)

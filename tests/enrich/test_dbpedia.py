@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import csv
+import json
+import re
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from personarec.loaders.dbpedia.sparql import SparqlClient
 from personarec.cli import main
 from personarec.config import Settings, load_settings
 from personarec.enrich.dbpedia import enrich_dbpedia
 from personarec.graph import Graph
+from personarec.loaders.dbpedia.sparql import SparqlClient, SparqlError
 
 DBR = "http://dbpedia.org/resource/"
 ITEMS = [  # ML-100K items as `personarec load movielens` writes them
@@ -82,7 +88,8 @@ def test_enrich_links_facts_and_cached_rerun(graph: Graph, neo4j_settings: Setti
     assert again.relinked == 0
 
     # A stricter threshold later: links it no longer makes go, with their facts and abstract.
-    postino = "MATCH (i:Item {id: 'ml-100k:14'}) OPTIONAL MATCH (i)-[r]->(:Entity) RETURN count(r) AS n, i.abstract AS a"
+    postino = ("MATCH (i:Item {id: 'ml-100k:14'}) OPTIONAL MATCH (i)-[r]->(:Entity) "
+               "RETURN count(r) AS n, i.abstract AS a")
     assert graph.execute(postino)[0]["n"] > 0 and links["ml-100k:14"]["c"] < 1.0
     with SparqlClient(sparql_endpoint, cache, min_interval_s=0) as client:
         strict = enrich_dbpedia(graph, neo4j_settings, "ml-100k", client=client, unmatched_file=report,
@@ -118,3 +125,122 @@ def test_settings_defaults_point_at_public_dbpedia() -> None:
     settings = load_settings(env={})
     assert settings.dbpedia.endpoint == "https://dbpedia.org/sparql"
     assert settings.dbpedia.min_interval_s >= 1.0 and settings.dbpedia.min_confidence == 0.8
+
+
+# ----------------------------------------------- an endpoint that answers errors (a real local HTTP server)
+class _Endpoint:
+    """SPARQL over HTTP on 127.0.0.1: ``mode`` "error" answers HTTP 200 + ``{"error": …}`` to every query,
+    "facts-error" only to fact queries, "healthy" answers like DBpedia for Toy Story and The Usual Suspects."""
+
+    RESOURCES = {"Toy Story": ("Toy_Story", "Toy Story is a 1995 American computer-animated film."),
+                 "The Usual Suspects": ("The_Usual_Suspects", "The Usual Suspects is a 1995 crime film.")}
+
+    def __init__(self) -> None:
+        self.mode = "error"
+        self.requests = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                endpoint.requests += 1
+                body = json.dumps(endpoint.answer(form["query"][0])).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/sparql-results+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sparql"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, query: str) -> dict:
+        if self.mode == "error" or (self.mode == "facts-error" and "VALUES ?prop" in query):
+            return {"error": "server overloaded"}
+        rows: list[dict] = []
+        if "VALUES ?lookup" in query:
+            for label in re.findall(r'"((?:[^"\\]|\\.)*)"@en', query):
+                if label in self.RESOURCES:
+                    name, abstract = self.RESOURCES[label]
+                    rows.append({"lookup": label, "res": DBR + name, "label": label, "abstract": abstract})
+        elif "VALUES ?prop" in query:
+            if DBR + "Toy_Story" in query:
+                rows.append({"res": DBR + "Toy_Story", "prop": "http://dbpedia.org/ontology/director",
+                             "obj": DBR + "John_Lasseter", "objLabel": "John Lasseter"})
+        elif "VALUES ?res" in query:
+            rows = [{"res": DBR + name, "abstract": abstract} for name, abstract in self.RESOURCES.values()
+                    if DBR + name in query]
+        bindings = [{k: {"type": "literal", "value": v} for k, v in row.items()} for row in rows]
+        return {"head": {"vars": []}, "results": {"bindings": bindings}}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _enriched_graph(graph: Graph) -> dict:
+    """Two films linked with a fact and an abstract each, as an earlier run left them; returns the counts."""
+    _load_items(graph)
+    graph.write_batches("load/dbpedia_links.cypher", [
+        {"item": "ml-100k:1", "uri": DBR + "Toy_Story", "label": "Toy Story", "confidence": 1.0, "method": "label",
+         "type": "http://dbpedia.org/ontology/Film"},
+        {"item": "ml-100k:12", "uri": DBR + "The_Usual_Suspects", "label": "The Usual Suspects", "confidence": 1.0,
+         "method": "label", "type": "http://dbpedia.org/ontology/Film"}])
+    graph.write_batches("load/dbpedia_facts.cypher", [
+        {"item": "ml-100k:1", "rel": "DIRECTED_BY", "uri": DBR + "John_Lasseter", "label": "John Lasseter"}])
+    graph.write_batches("load/dbpedia_abstracts.cypher", [
+        {"item": "ml-100k:1", "abstract": _Endpoint.RESOURCES["Toy Story"][1]},
+        {"item": "ml-100k:12", "abstract": _Endpoint.RESOURCES["The Usual Suspects"][1]}])
+    counts = _counts(graph)
+    assert counts == {"linked_items": 2, "facts": 1, "abstracts": 2}
+    return counts
+
+
+def test_error_answers_keep_links_facts_and_are_not_cached(graph: Graph, neo4j_settings: Settings,
+                                                           tmp_path: Path) -> None:
+    before = _enriched_graph(graph)
+    endpoint = _Endpoint()
+    cache = tmp_path / "sparql.sqlite"
+    try:
+        def run() -> object:
+            with SparqlClient(endpoint.url, cache, retries=1, backoff_s=0.01, min_interval_s=0) as client:
+                return enrich_dbpedia(graph, neo4j_settings, "ml-100k", client=client,
+                                      unmatched_file=tmp_path / "u.tsv", progress=False)
+
+        with pytest.raises(SparqlError, match="server overloaded.*stopped before changing the graph"):
+            run()
+        assert _counts(graph) == before  # not read as "no match": no link, fact or abstract dropped
+        assert endpoint.requests == 2  # the first label query and its one retry
+
+        # the CLI says so in one line and exits 1 instead of 0
+        assert neo4j_settings.neo4j.password is not None
+        env = {"NEO4J_URI": neo4j_settings.bolt_uri,
+               "NEO4J_PASSWORD": neo4j_settings.neo4j.password.get_secret_value(),
+               "PERSONAREC_DBPEDIA__CACHE": str(cache), "PERSONAREC_DBPEDIA__MIN_INTERVAL_S": "0",
+               "PERSONAREC_DBPEDIA__RETRIES": "0"}
+        result = CliRunner().invoke(main, ["enrich", "dbpedia", "--dataset", "ml-100k", "--endpoint", endpoint.url,
+                                           "--unmatched", str(tmp_path / "u.tsv")], env=env)
+        assert result.exit_code == 1 and "Traceback" not in result.output and result.output.count("error: ") == 1
+        message = result.output[result.output.index("error: "):]  # (after the progress bar on stderr)
+        assert message.count("\n") == 1 and "server overloaded" in message
+        assert _counts(graph) == before
+
+        # an error in the facts stage: links confirmed, facts of the earlier run kept
+        endpoint.mode = "facts-error"
+        with pytest.raises(SparqlError, match="stopped after updating the links"):
+            run()
+        assert _counts(graph) == before
+
+        # the endpoint recovers: nothing of the error answers was cached, so the rerun asks again
+        endpoint.mode = "healthy"
+        asked = endpoint.requests
+        summary = run()
+        assert summary.requests > 0 and endpoint.requests > asked  # type: ignore[attr-defined]
+        assert (summary.linked, summary.facts, summary.abstracts, summary.relinked) == (2, 1, 2, 0)  # type: ignore[attr-defined]
+        assert _counts(graph) == before
+    finally:
+        endpoint.close()

@@ -147,3 +147,89 @@ def test_kind_rules(tmp_path: Path) -> None:
 def test_dataset_name() -> None:
     assert amazon.dataset_name("reviews_Movies_and_TV_5.json.gz") == "amazon-movies-and-tv"
     assert amazon.dataset_name("Books.jsonl") == "amazon-books"
+
+
+def _write_lines(path: Path, lines: list[bytes | str]) -> Path:
+    path.write_bytes(b"".join((x if isinstance(x, bytes) else x.encode()) + b"\n" for x in lines))
+    return path
+
+
+def _reject_rows(path: Path) -> list[tuple[int, str]]:
+    return [(int(f[1]), f[2].split(":")[0]) for f in (ln.split("\t") for ln in path.read_text().splitlines())]
+
+
+_REVIEW = {  # one review line per format, with the user id to fill in
+    "2014": '{{"reviewerID": "{u}", "asin": "A1", "overall": 4.0, "unixReviewTime": 1400000000, "helpful": [0, 0]}}',
+    "2018": '{{"reviewerID": "{u}", "asin": "A1", "overall": 4.0, "unixReviewTime": 1400000000}}',
+    "2023": '{{"user_id": "{u}", "parent_asin": "A1", "rating": 4.0, "timestamp": 1600000000000}}',
+}
+
+
+@pytest.mark.parametrize("fmt", ["2014", "2018", "2023"])
+def test_fuzzed_review_lines_are_rejected_and_the_load_goes_on(tmp_path: Path, fmt: str) -> None:
+    review = _REVIEW[fmt]
+    src = _write_lines(tmp_path / "reviews.json", [
+        "[" * 200_000,                                   # 1: RecursionError in the JSON parser (also while sniffing)
+        review.format(u="G1"),                           # 2
+        "",                                              # 3: blank
+        review.format(u="U\xff").encode("latin-1"),      # 4: invalid UTF-8 ...
+        review.format(u="U\xfe").encode("latin-1"),      # 5: ... that "replace" decoding merged with line 4
+        "[1, 2]",                                        # 6
+        '{"reviewerID": ' + "[" * 200_000,               # 7
+        '"a string"',                                    # 8
+        review.format(u="G2"),                           # 9
+    ])
+    out = tmp_path / "rejects.tsv"
+    with Rejects(out) as rejects:
+        rows = list(amazon.read_reviews(src, rejects=rejects))  # format sniffed past the bad first line
+    assert [(r.user, r.order) for r in rows] == [("G1", 2), ("G2", 9)]
+    assert _reject_rows(out) == [(1, "too deeply nested"), (3, "blank line"), (4, "invalid UTF-8"),
+                                 (5, "invalid UTF-8"), (6, "not a JSON object"), (7, "too deeply nested"),
+                                 (8, "not a JSON object")]
+    assert rejects.by_kind == {"interaction": 7}
+
+
+def test_fuzzed_2014_meta_lines(tmp_path: Path) -> None:
+    src = _write_lines(tmp_path / "meta_things.json", [
+        "[" * 200_000,                                            # 1: SyntaxError (literal) + RecursionError (JSON)
+        "{'asin': 'M1', 'title': 'One'}",                         # 2
+        "{'asin': " + "-" * 200_000 + "1}",                       # 3: MemoryError in the Python parser
+        "",                                                       # 4
+        "{'asin': 'M\xff'}".encode("latin-1"),                    # 5
+        "{'asin': 'M\xfe'}".encode("latin-1"),                    # 6
+        "[1, 2]",                                                 # 7
+        '{"asin": "M9", "description": ' + "[" * 990 + "]" * 990 + "}",  # 8: deep enough to break a reader
+        "{'asin': 'M2', 'description': " + "[" * 150 + "'deep'" + "]" * 150 + "}",  # 9: deep but fine
+        "{'asin': 'M3',,}",                                       # 10: SyntaxError
+    ])
+    out = tmp_path / "rejects.tsv"
+    with Rejects(out) as rejects:
+        items = list(amazon.read_meta(src, rejects=rejects))
+    assert [(i.raw_id, i.description) for i in items] == [("M1", None), ("M2", "deep")]
+    assert _reject_rows(out) == [(1, "too deeply nested"), (3, "too deeply nested"), (4, "blank line"),
+                                 (5, "invalid UTF-8"), (6, "invalid UTF-8"), (7, "not a dict record"),
+                                 (8, "too deeply nested"), (10, "bad record")]
+
+
+@pytest.mark.parametrize("fmt, good", [
+    ("2018", '{{"asin": "{i}", "title": "T", "also_buy": []}}'),
+    ("2023", '{{"parent_asin": "{i}", "title": "T", "main_category": "Movies & TV"}}'),
+])
+def test_fuzzed_json_meta_lines(tmp_path: Path, fmt: str, good: str) -> None:
+    key = "asin" if fmt == "2018" else "parent_asin"
+    src = _write_lines(tmp_path / "meta_things.jsonl", [
+        '{"a": ' * 100_000,                   # 1: RecursionError in the JSON parser
+        good.format(i="M1"),
+        "",
+        good.format(i="M\xff").encode("latin-1"),
+        good.format(i="M\xfe").encode("latin-1"),
+        "null",
+        f'{{"{key}": "M9", "description": ' + "[" * 990 + "]" * 990 + "}",
+        good.format(i="M2"),
+    ])
+    out = tmp_path / "rejects.tsv"
+    with Rejects(out) as rejects:
+        items = list(amazon.read_meta(src, rejects=rejects))
+    assert [i.raw_id for i in items] == ["M1", "M2"]
+    assert _reject_rows(out) == [(1, "too deeply nested"), (3, "blank line"), (4, "invalid UTF-8"),
+                                 (5, "invalid UTF-8"), (6, "not a JSON object"), (7, "too deeply nested")]

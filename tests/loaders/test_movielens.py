@@ -43,3 +43,18 @@ def test_1m_layout() -> None:
     assert items["2"].title == "Café au lait" and items["2"].genres == ["Comedy"]
     assert items["3"].genres == ["Adventure", "Sci-Fi"] and items["3"].year == 1995
     assert rejects.by_reason["wrong field count"] == 1
+
+
+def test_blank_lines_in_ratings_and_movies_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "ratings.dat").write_bytes(b"1::1::5::978300760\n\n1::2::3::978302109\n  \n2::1::4::978301968\n")
+    (tmp_path / "movies.dat").write_bytes(b"1::Toy Story (1995)::Animation\n\n2::Caf\xe9 (1995)::Comedy\n")
+    out = tmp_path / "rejects.tsv"
+    with Rejects(out) as rejects:
+        ratings = list(movielens.read_ratings(tmp_path, rejects))
+        items = list(movielens.read_items(tmp_path, rejects))
+    assert [(r.user, r.item, r.order) for r in ratings] == [("1", "1", 1), ("1", "2", 3), ("2", "1", 5)]
+    assert [(i.raw_id, i.title) for i in items] == [("1", "Toy Story"), ("2", "Café")]  # latin-1 never fails
+    rows = [line.split("\t")[:3] for line in out.read_text().splitlines()]
+    assert rows == [["ratings.dat", "2", "blank line"], ["ratings.dat", "4", "blank line"],
+                    ["movies.dat", "2", "blank line"]]
+    assert rejects.by_kind == {"interaction": 2, "item": 1}

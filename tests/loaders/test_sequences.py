@@ -44,3 +44,27 @@ def test_attributes_rejects_and_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text(" { } ")
     assert list(sequences.read_attributes(empty)) == []
+
+
+def test_bad_sequence_lines_are_rejected_not_merged(tmp_path: Path) -> None:
+    src = tmp_path / "Seq.txt"
+    src.write_bytes(b"u1 10 11\n\nU\xff 12 13\nU\xfe 14\nu2 15\n")
+    out = tmp_path / "rejects.tsv"
+    with Rejects(out) as rejects:
+        rows = list(sequences.read_sequences(src, rejects))
+    assert [(r.user, r.item) for r in rows] == [("u1", "10"), ("u1", "11"), ("u2", "15")]
+    assert [line.split("\t")[1:3] for line in out.read_text().splitlines()] == [
+        ["2", "blank line"], ["3", "invalid UTF-8: at byte 1 (0xff)"], ["4", "invalid UTF-8: at byte 1 (0xfe)"]]
+
+
+def test_attributes_with_deep_or_undecodable_values(tmp_path: Path) -> None:
+    src = tmp_path / "attrs.json"
+    deep = "[" * 200_000 + "]" * 200_000
+    src.write_bytes(b'{"1": ["a"], "2": ' + deep.encode() + b', "3\xff": ["b"], "3\xfe": ["c"], '
+                    b'"4": ["d\xff"], "5": ["x\\"]"]}')
+    out = tmp_path / "rejects.tsv"
+    with Rejects(out) as rejects:
+        pairs = list(sequences.read_attributes(src, rejects))
+    assert pairs == [("1", ["a"]), ("5", ['x"]'])]
+    reasons = [line.split("\t")[2] for line in out.read_text().splitlines()]
+    assert reasons == ["too deeply nested", "invalid UTF-8", "invalid UTF-8", "invalid UTF-8"]

@@ -63,8 +63,8 @@ def test_real_films_through_the_mirror(sparql_endpoint: str) -> None:
     client = SparqlClient(sparql_endpoint, None, min_interval_s=0)
     items = [ItemRef(f"ml-100k:{i}", t, "film", y) for i, t, y, _ in FILMS]
     links = link_items(client, items, progress=False)
-    assert [l.item_id for l in links] == [it.id for it in items]
-    for link, (_, title, _, uri) in zip(links, FILMS):
+    assert [link.item_id for link in links] == [it.id for it in items]
+    for link, (_, title, _, uri) in zip(links, FILMS, strict=True):
         assert link.uri == uri, (title, link)
         if uri:
             assert link.confidence >= 0.8
