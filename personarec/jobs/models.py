@@ -21,7 +21,8 @@ def build_recommender(graph: Graph, settings: Settings, dataset: str, model: str
     """The model for a run.
 
     ``popular``: most-popular by train counts. ``two-stage``: persona-SASRec candidates reranked by
-    SASRec (``personarec.session``), loaded from ``model_dir`` (a folder ``TrainedModels.save`` wrote)
+    SASRec (``personarec.session``), loaded from ``model_dir`` (a folder ``TrainedModels.save`` wrote:
+    safetensors + JSON, hash-checked, never a pickle)
     or, without one, trained now on the graph with ``settings.session``. ``auto``: two-stage when
     ``model_dir`` is given, else most-popular.
     """
@@ -35,11 +36,11 @@ def build_recommender(graph: Graph, settings: Settings, dataset: str, model: str
         return MostPopular.from_graph(graph, dataset)
     from personarec.session.models import TrainedModels, train_models
 
-    if model_dir is not None and (Path(model_dir) / "models.pt").is_file():
+    if model_dir is not None and TrainedModels.saved(Path(model_dir)):
         log.info("loading the two-stage model from %s", model_dir)
         return TrainedModels.load(Path(model_dir)).recommender()
     if model_dir is not None:
-        log.info("%s holds no models.pt: training the two-stage model now and saving it there", model_dir)
+        log.info("%s holds no saved model set: training the two-stage model now and saving it there", model_dir)
     from personarec.session.data import load_item_embeddings, load_personas, load_sequences
     from personarec.session.sasrec import SASRecConfig
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from personarec import store
 from personarec.config import Settings
 from personarec.graph.connection import Graph
 from personarec.graph.export import ENTITY_RELS, ITEM_RELS
@@ -33,28 +34,29 @@ _LABEL_RELS: dict[str, tuple[str, ...]] = {"Category": ("IN_CATEGORY",), "Brand"
 
 
 class PersonaEncoder:
-    """A trained run's encoder, loaded from the file its ``PersonaRun.model_path`` names."""
+    """A trained run's encoder, loaded from the model store key its ``PersonaRun.model_key`` names."""
 
-    def __init__(self, state: dict[str, Any]) -> None:
-        self.model = HDGI(state["in_channels"], state["hidden_channels"], len(state["metapaths"]),
-                          state["attention_channels"])
-        self.model.load_state_dict(state["state_dict"])
+    def __init__(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        self.model = HDGI(meta["in_channels"], meta["hidden_channels"], len(meta["metapaths"]),
+                          meta["attention_channels"])
+        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         self.model.eval()
         self.metapaths = [Metapath(mp["name"], mp["kind"], mp["label"],
-                                   tuple(mp["rels"]) if mp["rels"] else None) for mp in state["metapaths"]]
-        self.beta = torch.tensor(state["beta"], dtype=torch.float32)
-        self.degrees = [d.float() for d in state["degrees"]]
-        self.user_index = {u: k for k, u in enumerate(state["user_ids"])}
-        self.user_x = state["user_x"].float()
-        self.k = int(state["max_neighbors"])
-        self.dataset: str | None = state["dataset"]
-        self.item_features: str = state["item_features"]
-        self.item_x = state["item_x"].float() if state.get("item_x") is not None else None
-        self.item_index = {i: k for k, i in enumerate(state["item_ids"])} if state.get("item_ids") else None
+                                   tuple(mp["rels"]) if mp["rels"] else None) for mp in meta["metapaths"]]
+        self.beta = torch.tensor(meta["beta"], dtype=torch.float32)
+        self.degrees = [tensors[f"degrees.{j}"].float() for j in range(len(self.metapaths))]
+        self.user_index = {u: k for k, u in enumerate(meta["user_ids"])}
+        self.user_x = tensors["user_x"].float()
+        self.k = int(meta["max_neighbors"])
+        self.dataset: str | None = meta["dataset"]
+        self.item_features: str = meta["item_features"]
+        self.item_x = tensors["item_x"].float() if "item_x" in tensors else None
+        self.item_index = {i: k for k, i in enumerate(meta["item_ids"])} if meta.get("item_ids") else None
 
     @classmethod
-    def load(cls, path: str | Path) -> PersonaEncoder:
-        return _load(str(path))
+    def load(cls, store_root: Path, key: str, sha256: str | None = None) -> PersonaEncoder:
+        """The encoder saved under ``key`` in the model store ``store_root``, checked against ``sha256``."""
+        return _load(str(Path(store_root).expanduser().resolve()), key, sha256)
 
     def item_features_of(self, graph: Graph, item_ids: list[str]) -> tuple[torch.Tensor, list[str]]:
         """Features of the known session items (unknown ids are dropped) and the ids kept."""
@@ -62,9 +64,9 @@ class PersonaEncoder:
             kept = [i for i in item_ids if i in self.item_index]
             rows = torch.tensor([self.item_index[i] for i in kept], dtype=torch.long)
             return self.item_x[rows], kept
-        rows = graph.read("queries/persona_item_features.cypher", {"ids": item_ids})
-        kept = [r["id"] for r in rows if r["embedding"] is not None]
-        vecs = [r["embedding"] for r in rows if r["embedding"] is not None]
+        found = graph.read("queries/persona_item_features.cypher", {"ids": item_ids})
+        kept = [r["id"] for r in found if r["embedding"] is not None]
+        vecs = [r["embedding"] for r in found if r["embedding"] is not None]
         if not vecs:
             return torch.empty(0, self.model.in_channels), []
         return torch.tensor(np.asarray(vecs, dtype=np.float32)), kept
@@ -93,7 +95,7 @@ class PersonaEncoder:
                                "check the ids (e.g. 'ml-100k:50').")
         x_new = x_items.mean(dim=0, keepdim=True)
         hs = []
-        for j, (mp, gcn) in enumerate(zip(self.metapaths, self.model.gcns)):
+        for j, (mp, gcn) in enumerate(zip(self.metapaths, self.model.gcns, strict=True)):
             nbrs = torch.tensor([self.user_index[u] for u in self.neighbours(graph, mp, kept)], dtype=torch.long)
             d_new = float(len(nbrs) + 1)  # + self loop, as in training's D^-1/2 (B + I) D^-1/2
             x = torch.cat([x_new, self.user_x[nbrs]], dim=0)
@@ -107,10 +109,12 @@ class PersonaEncoder:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> PersonaEncoder:
-    if not Path(path).is_file():
-        raise PersonaError(f"the trained persona model {path} is missing; run `personarec personas train` again.")
-    return PersonaEncoder(torch.load(path, map_location="cpu", weights_only=False))
+def _load(store_root: str, key: str, sha256: str | None) -> PersonaEncoder:
+    # Cached per (store, key, hash): a re-trained or replaced model has another hash and is read again.
+    if not store.exists(store.model_dir(Path(store_root), key)):
+        raise PersonaError(f"the trained persona model {key!r} is not in the model store {store_root}; copy it "
+                           "there (settings.model_store) or run `personarec personas train` again.")
+    return PersonaEncoder(*store.load(Path(store_root), key, sha256))
 
 
 def latest_run(graph: Graph, dataset: str | None = None, run: str | None = None) -> dict[str, Any]:
@@ -126,7 +130,10 @@ def infer_persona(graph: Graph, settings: Settings, item_ids: list[str], *, data
     """Persona (``settings.persona.dimensions`` floats) for an anonymous session of ``item_ids`` (Item.id),
     with the encoder of the latest persona run (of ``dataset``) or of run ``run``."""
     info = latest_run(graph, dataset, run)
-    encoder = PersonaEncoder.load(info["model_path"])
+    if not info.get("model_key"):
+        raise PersonaError(f"persona run {info['id']} names no model in the model store (it predates the store); "
+                           "run `personarec personas train` again.")
+    encoder = PersonaEncoder.load(settings.model_store, info["model_key"], info["model_sha256"])
     vec = encoder.infer(graph, list(dict.fromkeys(item_ids)))
     if vec.shape[0] != settings.persona.dimensions:
         log.warning("run %s has %d-d personas, settings say %d", info["id"], vec.shape[0],

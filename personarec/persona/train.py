@@ -12,25 +12,32 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
+from personarec import store
 from personarec.config import Settings
 from personarec.errors import PersonarecError
 from personarec.graph.connection import Graph, translate_errors
 from personarec.graph.cypher import statement
 from personarec.graph.export import KGExport, export_graph
-from personarec.persona.metapath import (Metapath, hop_matrices, metapath_adjacency, normalize_adjacency,
-                                         resolve_metapaths)
+from personarec.persona.metapath import (
+    Metapath,
+    hop_matrices,
+    metapath_adjacency,
+    normalize_adjacency,
+    resolve_metapaths,
+)
 from personarec.persona.model import HDGI
+from personarec.store import ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +94,8 @@ class PersonaRunSummary:
     best_epoch: int
     best_loss: float
     loss_curve: list[float]
-    model_path: str
+    model_key: str
+    model_sha256: str
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -239,11 +247,12 @@ def write_back(graph: Graph, user_ids: list[str], personas: np.ndarray, run: dic
     graph.write("load/persona_gate.cypher")  # committed first: readers must find it to lock it
     with translate_errors(graph.uri), graph.driver.session(database=graph.database) as session:
         with session.begin_transaction() as tx:
-            version = tx.run(statement("load/persona_begin.cypher"), run=run["id"]).single()["version"]
+            begun = tx.run(statement("load/persona_begin.cypher"), run=run["id"]).single(strict=True)
+            version = begun["version"]
             for start in tqdm(range(0, len(user_ids), batch_size), desc="write personas", unit=" batch",
                               leave=False, disable=len(user_ids) <= batch_size):
                 rows = [{"id": uid, "persona": vec.tolist()} for uid, vec in
-                        zip(user_ids[start:start + batch_size], personas[start:start + batch_size])]
+                        zip(user_ids[start:start + batch_size], personas[start:start + batch_size], strict=True)]
                 tx.run(query, rows=rows, version=version, run=run["id"]).consume()
             tx.run(run_query, **{**run, "version": version}).consume()
             tx.commit()
@@ -270,29 +279,37 @@ def _seed(settings: Settings) -> int:
     return settings.persona.seed if settings.persona.seed is not None else settings.seed
 
 
-def save_model(path: Path, fitres: FitResult, prep: PreparedGraph, beta: np.ndarray, settings: Settings,
-               export: KGExport) -> None:
-    """Save what cold-start inference needs: weights, metapaths, β, degrees, user ids and features."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
+def model_parts(fitres: FitResult, prep: PreparedGraph, beta: np.ndarray, settings: Settings,
+                export: KGExport) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """What cold-start inference needs, as tensors (weights, degrees, features) and plain-JSON metadata
+    (sizes, metapaths, β, user and item ids)."""
+    random_items = settings.persona.item_features == "random"
+    tensors = {f"model.{k}": v for k, v in fitres.model.state_dict().items()}
+    tensors.update({f"degrees.{j}": torch.from_numpy(np.asarray(d)) for j, d in enumerate(prep.degrees)})
+    # float16 halves the file; features only feed one linear layer at inference
+    tensors["user_x"] = prep.x.to(torch.float16)
+    if random_items:
+        tensors["item_x"] = export.data["item"].x.to(torch.float16)
+    meta = {
         "model": MODEL_NAME,
-        "state_dict": fitres.model.state_dict(),
-        "in_channels": prep.x.shape[1],
+        "in_channels": int(prep.x.shape[1]),
         "hidden_channels": settings.persona.dimensions,
         "attention_channels": settings.persona.attention_dim,
-        "metapaths": [asdict(mp) for mp in prep.metapaths],
-        "beta": beta.tolist(),
-        "degrees": [torch.from_numpy(d) for d in prep.degrees],
-        "user_ids": prep.user_ids,
-        # float16 halves the file; features only feed one linear layer at inference
-        "user_x": prep.x.to(torch.float16),
+        "metapaths": [{**asdict(mp), "rels": list(mp.rels) if mp.rels else None} for mp in prep.metapaths],
+        "beta": [float(b) for b in beta],
+        "user_ids": list(prep.user_ids),
         "item_features": settings.persona.item_features,
-        "item_ids": export.ids["item"] if settings.persona.item_features == "random" else None,
-        "item_x": export.data["item"].x.to(torch.float16) if settings.persona.item_features == "random" else None,
+        "item_ids": list(export.ids["item"]) if random_items else None,
         "max_neighbors": settings.persona.max_neighbors,
         "dataset": export.dataset,
     }
-    torch.save(state, path)
+    return tensors, meta
+
+
+def save_model(store_root: Path, key: str, fitres: FitResult, prep: PreparedGraph, beta: np.ndarray,
+               settings: Settings, export: KGExport) -> ModelRef:
+    """Save the run's encoder to the model store under ``key`` (for cold-start inference)."""
+    return store.save(store_root, key, *model_parts(fitres, prep, beta, settings, export))
 
 
 def train_personas(graph: Graph, settings: Settings, dataset: str | None = None, *, progress: bool = True,
@@ -323,7 +340,7 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
     t = time.perf_counter()
     prep = prepare(export, cfg.metapaths, cfg.max_neighbors, seed)
     times["metapaths"] = time.perf_counter() - t
-    edges = {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)}
+    edges = {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs, strict=True)}
     say(f"metapaths ({times['metapaths']:.1f} s): " + ", ".join(f"{k} {v}" for k, v in edges.items()))
     t = time.perf_counter()
     fitres = fit(prep, settings, seed=seed, progress=progress)
@@ -332,8 +349,7 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
     say(f"trained {len(fitres.loss_curve)} epochs in {times['train']:.1f} s; best loss "
         f"{fitres.best_loss:.4f} at epoch {fitres.best_epoch}")
     run_id = f"hdgi-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    model_path = cfg.model_dir / f"{run_id}.pt"
-    save_model(model_path, fitres, prep, beta, settings, export)
+    ref = save_model(settings.model_store, f"personas/{run_id}", fitres, prep, beta, settings, export)
     version = 0
     if write:
         t = time.perf_counter()
@@ -342,7 +358,7 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
                "loss_curve": [float(v) for v in fitres.loss_curve],
                "metapaths": [mp.name for mp in prep.metapaths], "attention": [float(b) for b in beta],
                "users": len(prep.user_ids), "epochs": len(fitres.loss_curve), "best_loss": fitres.best_loss,
-               "model_path": str(model_path)}
+               "model_key": ref.key, "model_sha256": ref.sha256}
         version = write_back(graph, prep.user_ids, personas, run)
         times["write"] = time.perf_counter() - t
         say(f"wrote {len(prep.user_ids)} personas (version {version}, run {run_id}) in {times['write']:.1f} s")
@@ -350,4 +366,5 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
                              items=len(export.ids["item"]), metapaths=[mp.name for mp in prep.metapaths],
                              attention=[float(b) for b in beta], edges=edges, epochs=len(fitres.loss_curve),
                              best_epoch=fitres.best_epoch, best_loss=fitres.best_loss,
-                             loss_curve=fitres.loss_curve, model_path=str(model_path), seconds=times)
+                             loss_curve=fitres.loss_curve, model_key=ref.key, model_sha256=ref.sha256,
+                             seconds=times)

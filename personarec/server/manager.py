@@ -26,6 +26,9 @@ MAIN_CLASS_5X = "org.neo4j.server.CommunityEntryPoint"
 MAIN_CLASS_2025 = "org.neo4j.server.Neo4jCommunity"
 ADMIN_CLASS = "org.neo4j.cli.AdminTool"
 _COMPLETE = ".complete"
+#: The server's files (store, transaction logs, auth) are readable by its owner only.
+HOME_MODE = 0o700
+SERVER_UMASK = 0o077
 
 # The flags Neo4j's own launcher passes (bin/neo4j); without the add-opens Netty and the page cache
 # fall back to slower code paths on Java 17+.
@@ -104,7 +107,7 @@ class ManagedNeo4j:
             return self._password
         if self.password_file.exists():
             return self.password_file.read_text().strip()
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.make_home()
         generated = secrets.token_urlsafe(18)
         fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -115,8 +118,8 @@ class ManagedNeo4j:
     # --------------------------------------------------------------- install
     def _tool(self, configured: str | None, name: str, hint: str) -> str:
         found = configured or shutil.which(name)
-        if name == "java" and not configured and os.environ.get("JAVA_HOME"):
-            candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        if name == "java" and not configured and self.config.java_home:
+            candidate = Path(self.config.java_home) / "bin" / "java"
             found = str(candidate) if candidate.exists() else found
         if not found:
             raise ServerError(f"`{name}` was not found: {hint}")
@@ -167,11 +170,26 @@ class ManagedNeo4j:
         return self.dist
 
     # ------------------------------------------------------------ configure
+    def make_home(self) -> None:
+        """Create the home with mode 0700, or tighten an existing one (older homes were world-readable).
+
+        The mode of the home alone keeps other users out of everything below it; the auth files are
+        tightened too, and the server and admin tool run under umask 077 so their new files are 0600.
+        """
+        self.home.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+        os.chmod(self.home, HOME_MODE)
+        for sub in ("data", "data/dbms"):
+            if (self.home / sub).is_dir():
+                os.chmod(self.home / sub, HOME_MODE)
+        for path in (self.home / "data" / "dbms").glob("*.ini"):
+            os.chmod(path, 0o600)
+
     def write_conf(self) -> Path:
         """Write ``conf/neo4j.conf``: loopback only, fixed ports, memory sized for a 2-core box."""
         cfg = self.config
+        self.make_home()
         for sub in ("conf", "data", "logs", "import", "run"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
+            (self.home / sub).mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
         lines = [
             "# Written by personarec; edits are overwritten on `personarec neo4j start`.",
             f"server.default_listen_address={cfg.listen_address}",
@@ -202,13 +220,34 @@ class ManagedNeo4j:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
 
+    def admin_command(self, java: str, args_file: Path) -> list[str]:
+        """argv of ``neo4j-admin dbms set-initial-password`` with the password read from ``args_file``.
+
+        The admin tool (picocli) expands an ``@file`` argument into the arguments written in that file, so
+        the password never appears on a command line (``ps``, ``/proc/<pid>/cmdline``).
+        """
+        # file.encoding: picocli reads the @file in it (Java 17 would use the locale's)
+        return [java, "-Dfile.encoding=UTF-8", "-cp", f"{self.dist / 'lib'}/*", ADMIN_CLASS, "dbms",
+                "set-initial-password", f"@{args_file}"]
+
     def _set_initial_password(self, java: str) -> None:
         password = self.password
         if len(password) < 8:
             raise ServerError("the Neo4j password must have at least 8 characters.")
-        proc = subprocess.run(
-            [java, "-cp", f"{self.dist / 'lib'}/*", ADMIN_CLASS, "dbms", "set-initial-password", password],
-            capture_output=True, text=True, env=self._env())
+        if any(ch in password for ch in "\r\n\0"):
+            raise ServerError("the Neo4j password must not contain line breaks or NUL characters.")
+        self.make_home()
+        args_file = self.home / "run" / "set-initial-password.args"
+        args_file.parent.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+        args_file.unlink(missing_ok=True)
+        fd = os.open(args_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(_args_file_quote(password) + "\n")
+            proc = subprocess.run(self.admin_command(java, args_file), capture_output=True, text=True,
+                                  env=self._env(), stdin=subprocess.DEVNULL, umask=SERVER_UMASK)
+        finally:
+            args_file.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise ServerError(f"setting the initial Neo4j password failed: {(proc.stderr or proc.stdout).strip()}")
 
@@ -242,7 +281,8 @@ class ManagedNeo4j:
         cmd = [java, "-Xms512m", f"-Xmx{cfg.heap}", *_JVM_FLAGS,
                "-cp", f"{self.dist / 'plugins'}/*:{self.dist / 'lib'}/*", main_class,
                f"--home-dir={self.home}", f"--config-dir={self.conf_dir}"]
-        pid = spawn(cmd, self.pid_file, self.home / "logs" / "console.log", cwd=self.home, env=self._env())
+        pid = spawn(cmd, self.pid_file, self.home / "logs" / "console.log", cwd=self.home, env=self._env(),
+                    umask=SERVER_UMASK)
         log.info("Neo4j %s starting (pid %d)", cfg.version, pid)
         try:
             self._wait_ready(pid)
@@ -281,6 +321,12 @@ class ManagedNeo4j:
         pid = self.pid()
         return ServerStatus(running=pid is not None, pid=pid, version=version, bolt_uri=self.bolt_uri,
                             browser_url=self.browser_url, home=self.home)
+
+
+def _args_file_quote(value: str) -> str:
+    """``value`` as one argument of a picocli ``@file``: double-quoted, backslashes and quotes escaped
+    (picocli reads the file with a ``StreamTokenizer`` that unescapes them inside quotes)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @contextmanager

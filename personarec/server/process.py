@@ -91,11 +91,17 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def spawn(cmd: Sequence[str], pid_file: Path, console: Path, *, cwd: Path,
-          env: Mapping[str, str] | None = None) -> int:
-    """Start ``cmd`` in the background in its own session, output appended to ``console``; record its PID."""
-    with open(console, "ab") as out:
+          env: Mapping[str, str] | None = None, umask: int = -1) -> int:
+    """Start ``cmd`` in the background in its own session, output appended to ``console``; record its PID.
+
+    ``umask`` (e.g. ``0o077``) is set in the child before it runs, so every file it creates gets at most
+    those permissions; ``-1`` keeps ours.
+    """
+    mode = 0o666 & ~umask if umask >= 0 else 0o666  # the console log is one of the child's files too
+    with os.fdopen(os.open(console, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode), "ab") as out:
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True)
+                                env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
+                                umask=umask)
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
 

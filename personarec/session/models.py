@@ -15,7 +15,6 @@ to the batch job's ``Recommender`` protocol (``personarec.jobs.base``).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,13 +24,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from personarec.eval.metrics import mask_history
+from personarec import store
+from personarec.protocol import mask_history
 from personarec.session.data import SequenceData, history_vectors
 from personarec.session.popular import MostPopular
 from personarec.session.rerank import rerank, top_candidates
 from personarec.session.sasrec import SASRec, SASRecConfig
 
 log = logging.getLogger(__name__)
+
+#: The SASRec variants of a model set, in the order they are saved.
+_SASRECS = ("sasrec", "history", "persona")
 
 
 @dataclass
@@ -115,29 +118,53 @@ class TrainedModels:
         return SessionRecommender(self, name)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, folder: Path) -> None:
-        """Write ``models.pt`` (all states) and ``models.json`` (a readable summary) into ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {"item_ids": self.item_ids, "counts": self.popular.counts_, "sasrec": self.sasrec.state(),
-                 "history": None if self.history is None else self.history.state(),
-                 "persona": None if self.persona is None else self.persona.state(),
-                 "item_vectors": self.item_vectors, "n_candidates": self.n_candidates, "fusion": self.fusion}
-        torch.save(state, folder / "models.pt")
-        summary = {"items": len(self.item_ids), "models": [m for m in ("sasrec", "history", "persona")
-                                                           if state[m] is not None],
-                   "n_candidates": self.n_candidates, "fusion": self.fusion,
-                   "config": self.sasrec.config.model_dump()}
-        (folder / "models.json").write_text(json.dumps(summary, indent=2))
+    def save(self, folder: Path) -> str:
+        """Write the whole set into ``folder`` as one stored model (``personarec.store``: safetensors +
+        ``meta.json``, no pickle); returns its content hash. Tensors are prefixed by model name."""
+        tensors: dict[str, torch.Tensor] = {}
+        models: dict[str, Any] = {}
+        for name in _SASRECS:
+            model: SASRec | None = getattr(self, name)
+            if model is None:
+                continue
+            parts, meta = model.parts()
+            tensors.update({f"{name}.{k}": v for k, v in parts.items()})
+            models[name] = meta
+        if self.popular.counts_ is not None:
+            tensors["popular.counts"] = torch.from_numpy(np.asarray(self.popular.counts_))
+        if self.item_vectors is not None:
+            tensors["item_vectors"] = torch.from_numpy(np.asarray(self.item_vectors))
+        meta = {"kind": "two-stage", "item_ids": list(self.item_ids), "models": models,
+                "n_candidates": self.n_candidates, "fusion": self.fusion}
+        return store.write(folder, tensors, meta)
 
     @classmethod
-    def load(cls, folder: Path) -> TrainedModels:
-        state: dict[str, Any] = torch.load(folder / "models.pt", weights_only=False, map_location="cpu")
+    def saved(cls, folder: Path) -> bool:
+        """True when ``folder`` holds a model set :meth:`save` wrote."""
+        return store.exists(folder)
+
+    @classmethod
+    def load(cls, folder: Path, expected_sha256: str | None = None) -> TrainedModels:
+        """The model set :meth:`save` wrote into ``folder``, its content hash checked."""
+        tensors, meta = store.read(folder, expected_sha256)
+
+        def sub(name: str) -> SASRec | None:
+            if name not in meta["models"]:
+                return None
+            prefix = name + "."
+            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            return SASRec.from_parts(own, meta["models"][name])
+
         pop = MostPopular()
-        pop.counts_ = state["counts"]
-        return cls(item_ids=state["item_ids"], popular=pop, sasrec=SASRec.from_state(state["sasrec"]),
-                   history=None if state["history"] is None else SASRec.from_state(state["history"]),
-                   persona=None if state["persona"] is None else SASRec.from_state(state["persona"]),
-                   item_vectors=state["item_vectors"], n_candidates=state["n_candidates"], fusion=state["fusion"])
+        pop.counts_ = tensors["popular.counts"].numpy() if "popular.counts" in tensors else None
+        pop.item_ids_ = list(meta["item_ids"])
+        sasrec = sub("sasrec")
+        if sasrec is None:
+            raise store.ModelStoreError(f"the stored model in {folder} is not a two-stage model set (no sasrec).")
+        vectors = tensors.get("item_vectors")
+        return cls(item_ids=list(meta["item_ids"]), popular=pop, sasrec=sasrec, history=sub("history"),
+                   persona=sub("persona"), item_vectors=None if vectors is None else vectors.numpy(),
+                   n_candidates=int(meta["n_candidates"]), fusion=float(meta["fusion"]))
 
 
 def _mask_rows(scores: torch.Tensor, items: Sequence[np.ndarray]) -> None:

@@ -30,8 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from tqdm.auto import tqdm
 
+from personarec import store
 from personarec.config import SessionConfig
-from personarec.eval.metrics import mask_history, metrics_from_ranks, target_ranks
+from personarec.protocol import mask_history, metrics_from_ranks, target_ranks
 from personarec.session.data import SequenceData
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class SASRec:
         for epoch in bar:
             net.train()
             t0 = time.perf_counter()
-            total = 0.0
+            total = torch.zeros((), device=device)
             for b in rng.permutation(len(batches)):
                 idx = batches[b]
                 width = int(lengths[idx].max())
@@ -279,14 +280,14 @@ class SASRec:
                 loss.backward()
                 opt.step()
                 total += loss.detach() * keep.sum()  # a tensor: no device sync per step
-            total = float(total)
+            epoch_loss = float(total)
             train_s = time.perf_counter() - t0
             ndcg = self.evaluate(data, "valid", users=valid_users, user_vectors=user_vectors)["NDCG@10"] \
-                if valid_users.size else -float(total)
-            self.history_.append({"epoch": epoch, "loss": total / max(1, int(lengths.sum())),
+                if valid_users.size else -epoch_loss
+            self.history_.append({"epoch": epoch, "loss": epoch_loss / max(1, int(lengths.sum())),
                                   "valid_ndcg10": ndcg, "train_s": train_s,
                                   "elapsed_s": time.perf_counter() - started})
-            bar.set_postfix(loss=f"{total / max(1, int(lengths.sum())):.3f}", ndcg=f"{ndcg:.4f}")
+            bar.set_postfix(loss=f"{epoch_loss / max(1, int(lengths.sum())):.3f}", ndcg=f"{ndcg:.4f}")
             if ndcg > best:
                 best, best_state, since, self.best_epoch_ = ndcg, copy.deepcopy(net.state_dict()), 0, epoch
             else:
@@ -343,7 +344,7 @@ class SASRec:
 
     def ranks(self, data: SequenceData, stage: str, users: np.ndarray,
               user_vectors: np.ndarray | None = None, gap_s: float | None = None) -> np.ndarray:
-        """0-based full-ranking ranks of each user's ``stage`` target, history masked (the pinned protocol)."""
+        """0-based full-ranking ranks of each user's ``stage`` target, history masked (docs/protocol.md)."""
         out = []
         for i in range(0, len(users), self.config.eval_batch):
             batch = users[i:i + self.config.eval_batch]
@@ -391,10 +392,30 @@ class SASRec:
         model.history_, model.best_epoch_ = state["history"], state["best_epoch"]
         return model
 
-    def save(self, path: Path) -> None:
-        torch.save(self.state(), path)
+    def parts(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """:meth:`state` as tensors (weights ``net.*``, user-vector standardisation) and plain-JSON meta."""
+        state = self.state()
+        tensors = {f"net.{k}": v for k, v in state.pop("state_dict").items()}
+        for name in ("user_mean", "user_std"):
+            value = state.pop(name)
+            if value is not None:
+                tensors[name] = torch.from_numpy(np.asarray(value))
+        return tensors, state
 
     @classmethod
-    def load(cls, path: Path) -> SASRec:
-        return cls.from_state(torch.load(path, weights_only=False, map_location="cpu"))
+    def from_parts(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any], device: str | None = None) -> SASRec:
+        """Rebuild a model from :meth:`parts` (see :meth:`from_state`)."""
+        state = {**meta, "state_dict": {k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")}}
+        for name in ("user_mean", "user_std"):
+            state[name] = tensors[name].numpy() if name in tensors else None
+        return cls.from_state(state, device)
+
+    def save(self, folder: Path) -> str:
+        """Save into ``folder`` (safetensors + JSON, no pickle; ``personarec.store``); returns the content hash."""
+        return store.write(folder, *self.parts())
+
+    @classmethod
+    def load(cls, folder: Path, expected_sha256: str | None = None) -> SASRec:
+        """A model :meth:`save` wrote, its content hash checked."""
+        return cls.from_parts(*store.read(folder, expected_sha256))
 

@@ -17,7 +17,7 @@ def test_two_stage_trains_saves_and_writes_the_same_run(graph: Graph, neo4j_sett
     settings = neo4j_settings.model_copy(update={
         "session": neo4j_settings.session.model_copy(update={"epochs": 2, "n_candidates": 20})})
     model = build_recommender(graph, settings, "tiny", "two-stage", tmp_path / "models")
-    assert (tmp_path / "models" / "models.pt").is_file()
+    assert (tmp_path / "models" / "tensors.safetensors").is_file()
     assert model.models.persona is not None  # the seeded users carry User.persona
     s = recommend(graph, settings, model, "two", k=5, batch_size=16, progress=False)
     assert (s.written, s.edges) == (40, 200)

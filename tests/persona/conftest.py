@@ -30,7 +30,8 @@ def build_kg(graph: Graph, n_users: int = 60, n_items: int = 45, groups: int = 3
              for k in range(n_items)]
     graph.execute("""
         UNWIND $items AS it
-        MERGE (i:Item {id: it.id}) SET i.raw_id = it.raw_id, i.dataset = $ds, i.kind = 'film', i.embedding = it.embedding
+        MERGE (i:Item {id: it.id})
+        SET i.raw_id = it.raw_id, i.dataset = $ds, i.kind = 'film', i.embedding = it.embedding
         MERGE (g:Genre {name: it.genre}) MERGE (i)-[:HAS_GENRE]->(g)
         MERGE (e:Entity {uri: it.entity}) MERGE (i)-[:DIRECTED_BY]->(e)
     """, {"items": items, "ds": DATASET})
@@ -40,7 +41,8 @@ def build_kg(graph: Graph, n_users: int = 60, n_items: int = 45, groups: int = 3
         user_group[f"{DATASET}:u{u}"] = g
         own = np.flatnonzero(item_group == g)
         other = np.flatnonzero(item_group != g)
-        chosen = list(rng.choice(own, size=per_user - 2, replace=False)) + list(rng.choice(other, size=2, replace=False))
+        chosen = (list(rng.choice(own, size=per_user - 2, replace=False))
+                  + list(rng.choice(other, size=2, replace=False)))
         rng.shuffle(chosen)
         for seq, k in enumerate(chosen):
             split = "test" if seq == per_user - 1 else "valid" if seq == per_user - 2 else "train"
@@ -63,5 +65,5 @@ def small_kg(graph: Graph) -> dict[str, Any]:
 @pytest.fixture
 def persona_settings(neo4j_settings: Settings, tmp_path) -> Settings:
     """Test settings: models saved under tmp_path, a short training run."""
-    return neo4j_settings.model_copy(update={"persona": neo4j_settings.persona.model_copy(
-        update={"model_dir": tmp_path / "personas", "epochs": 60, "patience": 15, "max_neighbors": 16})})
+    persona = neo4j_settings.persona.model_copy(update={"epochs": 60, "patience": 15, "max_neighbors": 16})
+    return neo4j_settings.model_copy(update={"model_store": tmp_path / "models", "persona": persona})

@@ -103,7 +103,7 @@ def test_write_back_is_atomic_for_a_concurrent_reader(graph: Graph, neo4j_settin
             got = write_back(graph, ids, personas, {
                 "id": f"run-{version}", "model": "HDGI", "dataset": DATASET, "config": "{}", "loss_curve": [1.0],
                 "metapaths": ["U-I-U"], "attention": [1.0], "users": n, "epochs": 1, "best_loss": 1.0,
-                "model_path": ""}, batch_size=500)
+                "model_key": None, "model_sha256": None}, batch_size=500)
             assert got == version
             time.sleep(0.05)
     finally:

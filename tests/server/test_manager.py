@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import stat
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from personarec.server.process import free_port
 from personarec.config import load_settings
 from personarec.errors import ServerError
 from personarec.graph import connect
-from personarec.server import ManagedNeo4j
-from personarec.server.process import pid_alive
+from personarec.server import ManagedNeo4j, private_server
+from personarec.server.process import free_port, pid_alive
 
 
 def _settings(home: Path, **env: str):
@@ -82,3 +84,61 @@ def test_short_password_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ServerError, match="at least 8 characters"):
         server.start()
     assert server.pid() is None
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_home_is_private_and_the_password_never_on_a_command_line(tmp_path: Path) -> None:
+    """Probe 8: an old world-readable home is tightened to 0700, the server's new files are owner-only,
+    and the initial password reaches neo4j-admin through a 0600 @file, not argv (visible in ``ps``)."""
+    password = 'pa ss"wo\\rd#1\'é'  # quotes, backslash, comment sign, space, non-ASCII: all survive the @file
+    real_java = shutil.which("java")
+    if real_java is None:
+        pytest.skip("java not found")
+    argv_log = tmp_path / "argv.log"
+    wrapper = tmp_path / "java"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {argv_log}\nexec {real_java} "$@"\n')
+    wrapper.chmod(0o700)
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True, mode=0o755)
+    home.chmod(0o755)  # as homes made by earlier versions were
+    with private_server(home, password, java=str(wrapper)) as settings:
+        with connect(settings) as graph:  # the exact password was set
+            assert graph.execute("RETURN 1 AS one")[0]["one"] == 1
+        assert _mode(home) == 0o700 and _mode(home / "data") == 0o700
+        assert _mode(home / "data" / "dbms" / "auth.ini") == 0o600
+        store_files = [p for p in (home / "data").rglob("*") if p.is_file()]
+        assert len(store_files) > 10
+        assert all(_mode(p) & 0o077 == 0 for p in store_files), [p for p in store_files if _mode(p) & 0o077]
+        assert _mode(home / "logs" / "console.log") == 0o600
+        assert not list((home / "run").glob("*.args"))  # the password file is gone after use
+        pid = ManagedNeo4j(settings.server).pid()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert "set-initial-password" not in cmdline and password not in cmdline
+    calls = argv_log.read_text().splitlines()
+    admin = [c for c in calls if "set-initial-password" in c]
+    assert len(admin) == 1 and "@" in admin[0]
+    assert all(password not in c and "pa ss" not in c for c in calls)
+
+
+def test_admin_command_names_a_file_not_the_password(tmp_path: Path) -> None:
+    server = ManagedNeo4j(_settings(tmp_path / "home").server, password="secret-password-123")
+    cmd = server.admin_command("java", tmp_path / "args")
+    assert cmd[-3:] == ["dbms", "set-initial-password", f"@{tmp_path / 'args'}"]
+    assert not any("secret-password-123" in part for part in cmd)
+
+
+def test_make_home_creates_and_tightens(tmp_path: Path) -> None:
+    home = tmp_path / "a" / "home"
+    server = ManagedNeo4j(_settings(home).server, password="password-123")
+    server.make_home()
+    assert _mode(home) == 0o700
+    (home / "data" / "dbms").mkdir(parents=True, mode=0o755)
+    (home / "data" / "dbms" / "auth.ini").write_text("x")
+    os.chmod(home / "data" / "dbms" / "auth.ini", 0o644)
+    home.chmod(0o755)
+    server.make_home()
+    assert [_mode(p) for p in (home, home / "data", home / "data" / "dbms", home / "data" / "dbms" / "auth.ini")] \
+        == [0o700, 0o700, 0o700, 0o600]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from personarec.server.process import free_port
 from personarec.errors import ServerError
+from personarec.server.process import free_port
 from personarec.server.virtuoso import ManagedVirtuoso
 
 pytestmark = pytest.mark.skipif(not ManagedVirtuoso.available(), reason="virtuoso-t / isql-vt not installed")

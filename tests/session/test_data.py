@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from personarec.session.data import (SequenceData, history_vectors, load_item_embeddings, load_personas,
-                                     load_sequences)
+from personarec.session.data import SequenceData, history_vectors, load_item_embeddings, load_personas, load_sequences
 
 SEQS = {"d:1": ["d:a", "d:b", "d:c", "d:d", "d:e"], "d:2": ["d:c", "d:a", "d:b"], "d:10": ["d:e", "d:a"]}
 
@@ -29,7 +28,8 @@ def test_leave_one_out_views() -> None:
     assert data.session(u1, "test", max_len=2).tolist() == [c, d]
     u10 = data.user_index("d:10")  # two interactions: all train, never evaluated
     assert data.target(u10, "test") == 0 and u10 not in data.eval_users("test")
-    assert data.train_counts()[a] == 2 and data.train_counts()[c] == 2 and data.train_counts()[e] == 1 and data.train_counts()[0] == 0
+    counts = data.train_counts()
+    assert counts[a] == 2 and counts[c] == 2 and counts[e] == 1 and counts[0] == 0
 
 
 def test_no_held_out_item_is_in_the_training_data() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from personarec.session.data import SequenceData
 from personarec.session.sasrec import SASRec, SASRecConfig
