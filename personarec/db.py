@@ -20,10 +20,12 @@ def init_schema(graph: Graph, settings: Settings) -> list[dict[str, Any]]:
 
 
 def reset(graph: Graph) -> None:
-    """Delete every node and relationship; constraints and indexes stay."""
-    from personarec.graph.cypher import statement
+    """Delete every node and relationship; constraints and indexes stay.
 
-    graph.execute_autocommit(statement("admin/reset.cypher"))
+    Relationships are deleted first, a fixed number per transaction, so a dense node never puts all its
+    edges into one transaction (see ``cypher/admin/reset.cypher``).
+    """
+    graph.run_script_autocommit("admin/reset.cypher")
 
 
 def counts(graph: Graph) -> dict[str, dict[str, int]]:
@@ -44,7 +46,8 @@ def resolve_dataset(graph: Graph, dataset: str | None) -> str:
     found = datasets(graph)
     if dataset is not None:
         if dataset not in found:
-            raise PersonarecError(f"dataset {dataset!r} has no users in the graph (found: {', '.join(found) or 'none'}).")
+            raise PersonarecError(f"dataset {dataset!r} has no users in the graph "
+                                  f"(found: {', '.join(found) or 'none'}).")
         return dataset
     if len(found) != 1:
         raise PersonarecError("the graph holds " + (f"several datasets ({', '.join(found)}); pick one with --dataset."

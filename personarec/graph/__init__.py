@@ -3,6 +3,6 @@
 Entry point: :func:`connect` returns a :class:`Graph`.
 """
 
-from personarec.graph.connection import Graph, connect, resolve_auth, translate_errors
+from personarec.graph.connection import Graph, connect, quiet_driver_logs, resolve_auth, translate_errors
 
-__all__ = ["Graph", "connect", "resolve_auth", "translate_errors"]
+__all__ = ["Graph", "connect", "quiet_driver_logs", "resolve_auth", "translate_errors"]

@@ -29,23 +29,68 @@ def resolve_auth(settings: Settings) -> tuple[str, str]:
     raise ConfigError(f"NEO4J_PASSWORD is not set for {settings.neo4j.uri}; export it or put it in the config file.")
 
 
+#: The driver's loggers. Their WARNING/ERROR records (a retry notice per attempt, a dead connection, the
+#: server's query notifications such as "property `ts` does not exist") are routine for us: the error
+#: that matters reaches the user once, as a GraphError. They are re-logged at DEBUG (``-vv``).
+DRIVER_LOGGERS = ("neo4j", "neo4j.io", "neo4j.pool", "neo4j.session", "neo4j.notifications",
+                  "neo4j.auth_management")
+_driver_log = logging.getLogger("personarec.graph.driver")
+
+
+class _ToDebug(logging.Filter):
+    """Logger filter: re-log a driver record of level INFO or above at DEBUG and drop the original."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.INFO:
+            return True
+        if _driver_log.isEnabledFor(logging.DEBUG):
+            _driver_log.debug("%s %s: %s", record.name, record.levelname, record.getMessage())
+        return False
+
+
+def quiet_driver_logs() -> None:
+    """Route the driver's INFO/WARNING/ERROR records to DEBUG (idempotent)."""
+    for name in DRIVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ToDebug) for f in logger.filters):
+            logger.addFilter(_ToDebug())
+
+
+def _first_line(text: str | None, limit: int = 300) -> str:
+    """The first line of a server message, shortened: an error is one sentence, not a stack."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 @contextmanager
 def translate_errors(uri: str) -> Iterator[None]:
-    """Turn driver exceptions into one-sentence :class:`GraphError` messages."""
+    """Turn every driver exception into one-sentence :class:`GraphError` messages."""
     try:
         yield
     except nex.AuthError as exc:
         raise GraphError(f"Neo4j at {uri} refused the credentials: check NEO4J_USER / NEO4J_PASSWORD "
-                         f"({exc.message or 'unauthorized'}).") from exc
-    except (nex.ServiceUnavailable, OSError) as exc:
-        raise GraphError(f"Neo4j is not reachable at {uri}: start it with `personarec neo4j start` "
-                         "or point NEO4J_URI at a running server.") from exc
+                         f"({_first_line(exc.message) or 'unauthorized'}).") from exc
+    except (nex.ServiceUnavailable, nex.SessionExpired, OSError) as exc:
+        raise GraphError(f"Neo4j is not reachable at {uri} (or went away during the query): start it with "
+                         "`personarec neo4j start` or point NEO4J_URI at a running server.") from exc
     except nex.ConfigurationError as exc:
-        raise GraphError(f"invalid Neo4j connection settings for {uri}: {exc}") from exc
+        raise GraphError(f"invalid Neo4j connection settings for {uri}: {_first_line(str(exc))}") from exc
     except nex.CypherSyntaxError as exc:
-        raise GraphError(f"Cypher syntax error: {exc.message}") from exc
+        raise GraphError(f"Cypher syntax error: {_first_line(exc.message)}") from exc
     except nex.ClientError as exc:
-        raise GraphError(f"Neo4j rejected the query ({exc.code}): {exc.message}") from exc
+        raise GraphError(f"Neo4j rejected the query ({exc.code}): {_first_line(exc.message)}") from exc
+    except nex.TransientError as exc:
+        if exc.code and "MemoryPoolOutOfMemoryError" in exc.code:
+            raise GraphError(f"Neo4j ran out of transaction memory ({exc.code}): {_first_line(exc.message)}; "
+                             "use smaller batches or raise the server's db.memory.transaction.max / "
+                             "heap.") from exc
+        raise GraphError(f"Neo4j failed the query with a transient error that persisted after retries "
+                         f"({exc.code}): {_first_line(exc.message)}") from exc
+    except nex.Neo4jError as exc:  # DatabaseError and any other server-side failure
+        raise GraphError(f"Neo4j failed the query ({exc.code}): {_first_line(exc.message)}") from exc
+    except nex.DriverError as exc:  # client-side driver failures (pool timeout, result misuse, …)
+        raise GraphError(f"the Neo4j driver failed talking to {uri} ({type(exc).__name__}): "
+                         f"{_first_line(str(exc))}") from exc
 
 
 class Graph:
@@ -114,6 +159,12 @@ class Graph:
         for stmt in statements(name):
             self.execute(stmt, params)
 
+    def run_script_autocommit(self, name: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run every statement of ``cypher/<name>`` in order, each in its own auto-commit transaction
+        (scripts of ``CALL {…} IN TRANSACTIONS`` steps, e.g. relationship-batched deletes)."""
+        for stmt in statements(name):
+            self.execute_autocommit(stmt, params)
+
     def read(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run the single statement of ``cypher/<name>`` in a read transaction and return its rows."""
         return self.execute(statement(name), params, read=True)
@@ -149,9 +200,13 @@ def connect(settings: Settings, *, verify: bool = True) -> Graph:
     """Open a :class:`Graph` on the configured server; errors are one-sentence :class:`GraphError`."""
     uri = settings.bolt_uri
     auth = resolve_auth(settings)
+    quiet_driver_logs()
     with translate_errors(uri):
+        # A short retry budget: a server that died mid-load yields one error within seconds, not after
+        # the driver's default 30 s of retries (and a WARNING line per attempt).
         driver = GraphDatabase.driver(uri, auth=auth, connection_timeout=settings.neo4j.connect_timeout_s,
-                                      user_agent="personarec")
+                                      max_transaction_retry_time=settings.neo4j.max_retry_s,
+                                      warn_notification_severity="OFF", user_agent="personarec")
         if verify:
             try:
                 driver.verify_connectivity()

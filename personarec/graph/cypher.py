@@ -2,14 +2,15 @@
 
 In a source checkout (and an editable install) they are read from ``cypher/`` beside the package; an
 installed wheel carries them as the package data ``personarec/cypher/`` (``pyproject.toml`` maps the
-folder there), read through :mod:`importlib.resources`. Every query the package runs lives in a ``.cypher`` file with ``$parameters``; nothing is assembled
-from user strings. A file may hold several statements, each ended by ``;`` at the end of a line.
+folder there), read through :mod:`importlib.resources`. Every query the package runs lives in a
+``.cypher`` file with ``$parameters``; nothing is assembled from user strings. A file may hold several
+statements, each ended by ``;`` at the end of a line.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def split_statements(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def statements(name: str) -> tuple[str, ...]:
     """The statements of ``cypher/<name>`` (``name`` like ``"schema.cypher"`` or ``"load/items.cypher"``)."""
     path = cypher_dir() / name

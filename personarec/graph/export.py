@@ -173,8 +173,8 @@ def export_graph(graph: Graph, dataset: str | None = None, *, item_features: str
         x_item = np.zeros((len(item_ids), dim), dtype=np.float32)
         have = np.ones(len(item_ids), dtype=bool)
         have[missing] = False
-        for k in np.flatnonzero(have):
-            x_item[k] = emb_rows[k]
+        for j in np.flatnonzero(have):
+            x_item[j] = emb_rows[j]
         if missing:
             # Why the mean: a zero vector would make those items look alike; the mean is the prior.
             x_item[missing] = x_item[have].mean(axis=0)
@@ -235,10 +235,10 @@ def export_graph(graph: Graph, dataset: str | None = None, *, item_features: str
     weight_buf: dict[str, _Int64Buffer] = {}
     for row in _bar(_stream(graph, "queries/export_item_links.cypher", {**params, "rels": list(ITEM_RELS)}),
                     "item links", progress):
-        a, b = iidx.get(row["src"]), iidx.get(row["dst"])
-        if a is None or b is None:
+        src, dst = iidx.get(row["src"]), iidx.get(row["dst"])
+        if src is None or dst is None:
             continue
-        link_buf.setdefault(row["rel"], _Int64Buffer(2)).append((a, b))
+        link_buf.setdefault(row["rel"], _Int64Buffer(2)).append((src, dst))
         weight_buf.setdefault(row["rel"], _Int64Buffer(1, np.float32)).append((float(row["weight"]),))
     for rel in sorted(link_buf):
         et = ("item", rel.lower(), "item")

@@ -27,12 +27,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from loaders.common import ItemRecord, Rejects
 from personarec.config import Settings
 from personarec.errors import PersonarecError
 from personarec.load.loader import LoadSummary
 from personarec.load.sources import read_source
 from personarec.load.splits import co_interactions, kcore, make_split
+from personarec.loaders.common import ItemRecord, Rejects
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,9 @@ def write_import_csv(settings: Settings, source: str, paths: list[Path], folder:
     out.write("rels", "INTERACTED", [":START_ID(User)", ":END_ID(Item)", "rating:double", "ts:long", "seq:long",
                                      "split"],
               ((key(r.user), key(r.item), r.rating, r.ts, r.seq, r.split) for r in rows))
-    pairs = co_interactions(sp)
+    co_pairs = co_interactions(sp)
     out.write("rels", "CO_INTERACTED", [":START_ID(Item)", ":END_ID(Item)", "weight:long"],
-              ((key(a), key(b), w) for (a, b), w in pairs.items()))
+              ((key(a), key(b), w) for (a, b), w in co_pairs.items()))
     out.close()
     for label_or_type, n in out.counts.items():
         summary.type_counts(label_or_type).created += n
@@ -186,7 +186,7 @@ def admin_import(settings: Settings, files: _CsvFiles, *, heap: str = "1g", off_
 
     Returns ``{"seconds", "import_seconds", "nodes", "relationships"}``.
     """
-    from personarec.server.manager import ADMIN_CLASS, _JVM_FLAGS, ManagedNeo4j
+    from personarec.server.manager import _JVM_FLAGS, ADMIN_CLASS, ManagedNeo4j
 
     server = ManagedNeo4j(settings.server)
     server.install()

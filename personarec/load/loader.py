@@ -3,7 +3,8 @@
 Order of work (each step is safe to repeat, so an interrupted load is finished by running it again):
 
 1. read and validate every interaction (rejects go to the rejects file), optional k-core, split;
-2. ``Dataset`` node with ``status = 'loading'``;
+2. ``Dataset`` node: its load lock (:mod:`personarec.load.lock`, one loader per dataset), then
+   ``status = 'loading'``;
 3. item metadata, streamed in batches, with features (categories, brands, authors, genres, attributes);
 4. users, items seen only in interactions, ``INTERACTED {rating, ts, seq, split}``;
 5. item–item metadata links, then ``CO_INTERACTED {weight}`` from consecutive *train* interactions;
@@ -17,18 +18,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from loaders.common import ItemRecord, Rejects
 from personarec.config import Settings
 from personarec.graph import Graph
 from personarec.graph.cypher import statement
+from personarec.load.lock import DatasetLock
 from personarec.load.sources import SourceData, read_source
 from personarec.load.splits import Split, co_interactions, kcore, make_split
+from personarec.loaders.common import ItemRecord, Rejects
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +120,11 @@ class LoadSummary:
                 for k, v in self.types.items()]
 
 
-def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
-    batch: list[Mapping[str, Any]] = []
+T = TypeVar("T")
+
+
+def _batches(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= size:
@@ -132,8 +138,9 @@ class _Writer:
     """Sends rows to one load script in batches (one transaction each) and tallies the counters."""
 
     def __init__(self, graph: Graph, dataset: str, summary: LoadSummary, batch_size: int, progress: bool,
-                 writers: int = 1) -> None:
+                 writers: int = 1, lock: DatasetLock | None = None) -> None:
         self.graph = graph
+        self.lock = lock
         self.dataset = dataset
         self.summary = summary
         self.batch_size = batch_size
@@ -153,6 +160,8 @@ class _Writer:
                     for batch in _batches(rows, self.batch_size))
 
         def send(payload: dict[str, Any]) -> dict[str, int]:
+            if self.lock is not None:
+                self.lock.check()  # a loader that lost its lock must not keep writing
             return self.graph.execute_counters(query, {**payload, "dataset": self.dataset})
 
         with tqdm(total=total, desc=f"{self.dataset}: {script}", unit="row", disable=not self.progress,
@@ -214,7 +223,7 @@ def _write_items(writer: _Writer, records: Iterator[ItemRecord], dataset: str, k
     """Stream metadata records: item nodes + features per batch; links are kept for after the items."""
     written = 0
     for chunk in _batches(records, writer.batch_size):
-        recs: list[ItemRecord] = [r for r in chunk if keep is None or r.raw_id in keep]  # type: ignore[misc]
+        recs = [r for r in chunk if keep is None or r.raw_id in keep]
         summary.meta_skipped += len(chunk) - len(recs)
         if not recs:
             continue
@@ -247,11 +256,11 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
     ends, when rerun, with the counts of a clean load. ``replace`` first removes what an earlier load
     of ``dataset`` wrote (needed when the input or options changed, e.g. another ``kcore_k``).
     Implements the KG construction of the paper's "personalized information extraction" stage
-    (arXiv 2604.06928, Sec. 3) with the evaluation protocol pinned in DESIGN.md.
+    (arXiv 2604.06928, Sec. 3) with the evaluation protocol of docs/protocol.md.
     """
     t0 = time.monotonic()
     size = batch_size or settings.load.batch_size
-    with Rejects(rejects_path) as rejects:
+    with Rejects(rejects_path) as rejects, ExitStack() as stack:
         data: SourceData = read_source(source, paths, rejects, fmt, kind)
         name = dataset or data.default_dataset
         interactions = data.interactions
@@ -269,12 +278,16 @@ def load_dataset(graph: Graph, settings: Settings, source: str, paths: list[Path
         data.interactions = []
         log.info("%s: %d interactions of %d users read (%d filtered by k-core) in %.1f s", name, len(sp),
                  len(sp.histories), summary.filtered, time.monotonic() - t0)
+        # Everything below writes the dataset: under its load lock, so a second loader of the same dataset
+        # refuses instead of also taking the CREATE path (which doubled the graph), and a rerun after a
+        # crash reads "fresh" only once no other loader can be adding edges.
+        lock = stack.enter_context(DatasetLock(graph, name))
         if replace:
-            graph.execute_autocommit(statement("load/dataset_delete.cypher"), {"dataset": name})
+            graph.run_script_autocommit("load/dataset_delete.cypher", {"dataset": name, "owner": lock.owner})
         fresh = not graph.read("load/dataset_has_edges.cypher", {"dataset": name})[0]["has_edges"]
-        previous = graph.write("load/dataset_start.cypher", {"dataset": name, "source": data.source,
-                                                             "format": data.format, "split": sp.strategy})[0]["previous"]
-        writer = _Writer(graph, name, summary, size, progress, settings.load.writers)
+        start = {"dataset": name, "source": data.source, "format": data.format, "split": sp.strategy}
+        previous = graph.write("load/dataset_start.cypher", start)[0]["previous"]
+        writer = _Writer(graph, name, summary, size, progress, settings.load.writers, lock)
         links: dict[str, list[dict[str, str]]] = {"also_bought": [], "also_viewed": [], "bought_together": []}
         # Without interactions (a metadata-only load) every item is kept.
         _write_items(writer, data.items(), name, item_ids if has_interactions else None, links, summary)

@@ -27,7 +27,8 @@ MERGE (e:Entity {uri: 'http://dbpedia.org/resource/Someone'}) SET e.label = 'Som
 CREATE (a)-[:HAS_GENRE]->(g), (d)-[:HAS_GENRE]->(g), (b)-[:IN_CATEGORY]->(cat), (a)-[:DIRECTED_BY]->(e),
        (d)-[:DIRECTED_BY]->(e), (a)-[:CO_INTERACTED {weight: 2.0}]->(b)
 // another dataset in the same database must not leak in
-CREATE (:User {id: 'y:u0', dataset: 'y'})-[:INTERACTED {split: 'train', seq: 0}]->(:Item {id: 'y:i0', dataset: 'y', embedding: [9.0, 9.0, 9.0]})
+CREATE (:User {id: 'y:u0', dataset: 'y'})-[:INTERACTED {split: 'train', seq: 0}]->
+       (:Item {id: 'y:i0', dataset: 'y', embedding: [9.0, 9.0, 9.0]})
 """
 
 

@@ -19,7 +19,8 @@ BEAUTY_FINGERPRINT = "28750bda8b349621d54e9f5865ebd135"
 def test_beauty_sequences_load(graph: Graph, neo4j_settings: Settings, shared_data: Path) -> None:
     folder = shared_data / "amazon" / "s3rec-beauty"
     t0 = time.monotonic()
-    s = load_dataset(graph, neo4j_settings, "sequences", [folder / "Beauty.txt", folder / "Beauty_item2attributes.json"],
+    s = load_dataset(graph, neo4j_settings, "sequences",
+                     [folder / "Beauty.txt", folder / "Beauty_item2attributes.json"],
                      progress=False)
     print(f"\nBeauty load: {time.monotonic() - t0:.1f} s")
     assert s.dataset == "beauty" and s.fingerprint == BEAUTY_FINGERPRINT

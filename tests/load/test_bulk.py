@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from personarec.server.process import free_port
 from personarec.config import Settings, load_settings
 from personarec.db import counts
 from personarec.graph import Graph, connect
 from personarec.load import load_dataset
 from personarec.load.bulk import BulkError, bulk_load
+from personarec.server.process import free_port
 
 PASSWORD = "personarec-bulk-pw"
 HOSTILE = 'He said "hi", then \\ MATCH (n) DETACH DELETE n; // \'quoted\', comma, end'
