@@ -1,26 +1,49 @@
-"""One typed configuration for personarec.
+"""One typed configuration for personarec, built with pydantic-settings.
 
-Precedence (lowest to highest): defaults < ``personarec.toml`` < environment < CLI flags.
+Precedence (lowest to highest): defaults < TOML file < environment < CLI flags.
 
-Environment variables:
+* TOML file: ``--config``, else ``$PERSONAREC_CONFIG``, else ``./personarec.toml`` when present. An
+  unknown key there is an error (a typo in a file the user wrote).
+* ``PERSONAREC_<SECTION>__<FIELD>`` — any field, e.g. ``PERSONAREC_SERVER__BOLT_PORT=7688``; lists as
+  JSON (``PERSONAREC_EVAL__SEEDS='[1, 2]'``); top-level fields as ``PERSONAREC_DATA_DIR``,
+  ``PERSONAREC_SEED``, ``PERSONAREC_MODEL_STORE``. Other ``PERSONAREC_*`` names (``PERSONAREC_VENV``
+  of run.sh, ``PERSONAREC_DBPEDIA_DIR`` of docker-compose.yml) are ignored with one warning.
+* ``NEO4J_URI``, ``NEO4J_USER``/``NEO4J_USERNAME``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE`` — the standard
+  Neo4j names, so a server given by URI (Aura, a cluster, docker compose) is used as is;
+  ``JAVA_HOME`` feeds ``server.java_home``; ``XDG_DATA_HOME`` moves the default data home.
+* CLI flags: :meth:`Settings.with_overrides` re-validates, so a flag obeys the same rules as the file.
 
-* ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE`` — the standard Neo4j names,
-  so a server given by URI (Aura, a cluster, docker compose) is used as is.
-* ``PERSONAREC_CONFIG`` — path of the TOML file (default ``./personarec.toml`` when present).
-* ``PERSONAREC_<SECTION>__<FIELD>`` — any other field, e.g. ``PERSONAREC_SERVER__BOLT_PORT=7688``.
+This module is the only place that reads the process environment.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from personarec.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PERSONAREC_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
 DEFAULT_CONFIG_FILE = "personarec.toml"
 
 
@@ -29,6 +52,15 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "personarec"
+
+
+class SettingError(ConfigError):
+    """One setting has an invalid value; ``where`` is its dotted name, ``reason`` what is wrong."""
+
+    def __init__(self, message: str, where: str, reason: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.reason = reason
 
 
 class _Section(BaseModel):
@@ -48,6 +80,8 @@ class Neo4jConfig(_Section):
     )
     database: str = Field("neo4j", description="Database name (Community Edition has one user database).")
     connect_timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
+    max_retry_s: float = Field(5.0, ge=0, description="Seconds the driver retries a transaction that failed "
+                               "transiently (lost connection, deadlock) before the error is reported.")
     batch_size: int = Field(5000, gt=0, description="Rows per UNWIND batch for writes.")
 
 
@@ -67,7 +101,9 @@ class ServerConfig(_Section):
     listen_address: str = Field("127.0.0.1", description="Loopback only by default.")
     heap: str = Field("1g", description="JVM heap (initial 512m, max this).")
     pagecache: str = Field("512m", description="Page cache size.")
-    java: str | None = Field(None, description="Path of the java binary; default: JAVA_HOME or PATH.")
+    java: str | None = Field(None, description="Path of the java binary; default: java_home/bin/java, else PATH.")
+    java_home: Path | None = Field(None, description="JDK folder whose bin/java is used when `java` is unset; "
+                                   "env JAVA_HOME.")
     mvn: str | None = Field(None, description="Path of the mvn binary; default: PATH.")
     start_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for Bolt to answer.")
 
@@ -87,6 +123,8 @@ class DBpediaConfig(_Section):
     cache: Path = Field(default_factory=lambda: default_home() / "cache" / "sparql.sqlite",
                         description="On-disk SPARQL answer cache (sqlite), keyed by endpoint + query.")
     timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one SPARQL answer.")
+    total_timeout_s: float = Field(180.0, gt=0, description="Most seconds one SPARQL request may take, retries, "
+                                   "backoff and Retry-After waits included (a hanging endpoint gives up then).")
     retries: int = Field(4, ge=0, description="Retries of a failed request (exponential backoff).")
     backoff_s: float = Field(2.0, ge=0, description="First backoff delay; doubled on each retry.")
     min_interval_s: float = Field(1.0, ge=0, description="Polite pause between requests to one endpoint.")
@@ -131,13 +169,12 @@ class PersonaConfig(_Section):
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
     attention_dim: int = Field(128, gt=0, description="Hidden size of the semantic-level attention.")
     full_batch_max: int = Field(250_000, gt=0, description="Train full batch up to this many users, else "
-                                "mini-batches (full batch needs ~2 x users x features x 4 bytes for X and its shuffle).")
+                                "mini-batches (full batch needs ~2 x users x features x 4 bytes for X and its "
+                                "shuffle).")
     batch_size: int = Field(4096, gt=0, description="Users per mini-batch on large graphs.")
     item_features: Literal["embedding", "random"] = Field(
         "embedding", description="Item features: Item.embedding, or a seeded random vector per item "
         "(a documented fallback when `personarec embed items` has not run).")
-    model_dir: Path = Field(default_factory=lambda: default_home() / "personas",
-                            description="Where each run's trained encoder is saved (for cold-start inference).")
     seed: int | None = Field(None, description="Training seed; default: the global seed.")
 
 
@@ -169,8 +206,11 @@ class EvalConfig(_Section):
                       "cores fit more than one of these small models); 1 trains them one after another.")
 
 
-class Settings(_Section):
-    """All of personarec's configuration."""
+class Settings(BaseSettings):
+    """All of personarec's configuration (see the module docstring for where values come from)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", env_ignore_empty=True,
+                                      extra="forbid", validate_assignment=True)
 
     neo4j: Neo4jConfig = Field(default_factory=Neo4jConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -204,9 +244,122 @@ class Settings(_Section):
         host = self.neo4j.uri.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
         return f"http://{host}:7474/browser/"
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest first: explicit values (flags), the environment, the TOML file. No .env, no secrets dir.
+        request = _REQUEST.get() or _Request.from_process()
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        if request.env is not None:
+            sources.append(_EnvSource(settings_cls, request))
+        if request.file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=request.file))
+        return tuple(sources)
 
-_NEO4J_ENV = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_USERNAME": "user",
-              "NEO4J_PASSWORD": "password", "NEO4J_DATABASE": "database"}
+    def with_overrides(self, overrides: Mapping[str, Any], names: Mapping[str, str] | None = None) -> Settings:
+        """A copy with ``overrides`` (nested like the TOML file) applied and everything validated again.
+
+        ``names`` maps a dotted setting (``persona.epochs``) to what the user typed (``--epochs``) for the
+        error message. Raises :class:`SettingError` for an invalid value; ``self`` is left unchanged.
+        """
+        data = _deep_merge(self.model_dump(), overrides)
+        with _sources(_Request(file=None, env=None)):
+            try:
+                return Settings(**data)
+            except ValidationError as exc:
+                raise _setting_error(exc, lambda where: (names or {}).get(where, where)) from exc
+
+
+@dataclass
+class _Request:
+    """Where one build of :class:`Settings` reads from; ``env_names`` is filled by the env source."""
+
+    file: Path | None
+    env: Mapping[str, str] | None
+    env_names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_process(cls) -> _Request:
+        return cls(file=_config_file(None, os.environ), env=os.environ)
+
+
+_REQUEST: ContextVar[_Request | None] = ContextVar("personarec_settings_request", default=None)
+
+
+@contextmanager
+def _sources(request: _Request) -> Iterator[_Request]:
+    token = _REQUEST.set(request)
+    try:
+        yield request
+    finally:
+        _REQUEST.reset(token)
+
+
+# Standard names outside our prefix, and the setting each one feeds (a PERSONAREC_ name wins over them).
+_STANDARD_ENV = {"NEO4J_URI": "neo4j.uri", "NEO4J_USER": "neo4j.user", "NEO4J_USERNAME": "neo4j.user",
+                 "NEO4J_PASSWORD": "neo4j.password", "NEO4J_DATABASE": "neo4j.database",
+                 "JAVA_HOME": "server.java_home"}
+
+
+def _known_env_names() -> dict[str, str]:
+    """``PERSONAREC_*`` name -> dotted setting, for every field (and every section as one JSON table)."""
+    names: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        names[f"{ENV_PREFIX}{name.upper()}"] = name
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            for sub in section.model_fields:
+                names[f"{ENV_PREFIX}{name.upper()}__{sub.upper()}"] = f"{name}.{sub}"
+    return names
+
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping, with unknown names left out.
+
+    Unknown ``PERSONAREC_*`` names belong to scripts around personarec (run.sh, docker compose), so they
+    are reported once and ignored rather than failing every command.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], request: _Request) -> None:
+        self._request = request
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = self._request.env or {}
+        known = _known_env_names()
+        chosen: dict[str, str] = {}
+        unknown: list[str] = []
+        for name, value in env.items():
+            upper = name.upper()
+            if not upper.startswith(ENV_PREFIX) or upper == CONFIG_ENV:
+                continue
+            if upper not in known:
+                unknown.append(name)
+            elif value != "":
+                chosen[upper] = value
+                self._request.env_names[known[upper]] = name
+        for name, where in _STANDARD_ENV.items():
+            target = f"{ENV_PREFIX}{where.replace('.', '__').upper()}"
+            if env.get(name) and target not in chosen:
+                chosen[target] = env[name]
+                self._request.env_names[where] = name
+        if unknown:
+            log.warning("ignoring unknown environment variable%s %s (not a personarec setting)",
+                        "s" if len(unknown) > 1 else "", ", ".join(sorted(unknown)))
+        self._values = {value: name for name, value in env.items() if name.upper() in chosen}
+        return {name.lower(): value for name, value in chosen.items()}
+
+    def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError as exc:
+            # Not a ValueError, so pydantic-settings does not wrap it into a message without the name.
+            name = self._values.get(value, f"{ENV_PREFIX}…{field_name.upper()}")
+            raise ConfigError(f"environment variable {name} is not valid JSON ({exc}); give lists and "
+                              "tables as JSON, e.g. '[1, 2]' or '[\"U-I-U\"]'.") from exc
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,26 +372,35 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name, field in _NEO4J_ENV.items():
-        if env.get(name):
-            data.setdefault("neo4j", {})[field] = env[name]
-    for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
-            continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
-        node = data
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        # Lists and tables come as JSON (PERSONAREC_EVAL__SEEDS='[1, 2, 3]'); everything else as text.
-        if value[:1] in "[{":
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                pass
-        node[path[-1]] = value
-    return data
+def _config_file(path: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    """The TOML file to read: the given one (must exist), else $PERSONAREC_CONFIG, else ./personarec.toml."""
+    if path:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {file} does not exist.")
+        return file
+    if env.get(CONFIG_ENV):
+        file = Path(env[CONFIG_ENV])
+        if not file.is_file():
+            raise ConfigError(f"config file {file} (from {CONFIG_ENV}) does not exist.")
+        return file
+    file = Path(DEFAULT_CONFIG_FILE)
+    return file if file.is_file() else None
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    msg = str(error["msg"])
+    return msg[:1].lower() + msg[1:]
+
+
+def _setting_error(exc: ValidationError, describe: Any) -> SettingError:
+    """The first validation error as one sentence; ``describe(where)`` names where the value came from."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    reason = _reason(first)
+    if first["type"] == "extra_forbidden":
+        return SettingError(f"{describe(where)} is not a personarec setting.", where, "not a personarec setting")
+    return SettingError(f"invalid value for {describe(where)}: {reason}.", where, reason)
 
 
 def load_settings(
@@ -248,28 +410,36 @@ def load_settings(
 ) -> Settings:
     """Build :class:`Settings` from the TOML file, the environment and explicit overrides.
 
-    Raises ``ConfigError`` with one clear sentence when the file is unreadable or a value is invalid.
+    ``env`` replaces the process environment when given (it is then the only one read). Raises
+    ``ConfigError`` with one clear sentence when the file is unreadable or a value is invalid.
     """
-    from pydantic import ValidationError
-
-    from personarec.errors import ConfigError
-
     env = os.environ if env is None else env
-    file = Path(path) if path else Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG_FILE))
-    data: dict[str, Any] = {}
-    if file.exists():
+    file = _config_file(path, env)
+    overrides = dict(overrides or {})
+    with _sources(_Request(file=file, env=env)) as request:
         try:
-            data = tomllib.loads(file.read_text())
+            return Settings(**overrides)
+        except ValidationError as exc:
+            def describe(where: str) -> str:
+                if _lookup(overrides, where):
+                    return where
+                section = where.split(".")[0]
+                name = request.env_names.get(where) or request.env_names.get(section)
+                if name:
+                    return f"environment variable {name} ({where})"
+                return f"{where} in config file {file}" if file else where
+
+            raise _setting_error(exc, describe) from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {file}: {exc}") from exc
-    elif path:
-        raise ConfigError(f"config file {file} does not exist")
-    data = _deep_merge(data, _env_overrides(env))
-    if overrides:
-        data = _deep_merge(data, overrides)
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid configuration value for {where}: {first['msg']}") from exc
+            raise ConfigError(f"cannot read config file {file}: {exc}.") from exc
+        except SettingsError as exc:
+            raise ConfigError(f"cannot read the configuration: {exc} ({exc.__cause__}).") from exc
+
+
+def _lookup(data: Mapping[str, Any], where: str) -> bool:
+    node: Any = data
+    for part in where.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True

@@ -3,8 +3,8 @@
 Resolution order of :func:`resolve_movielens_100k`:
 
 1. an explicit path (a folder holding ``u.data`` and ``u.item``);
-2. ``<data dir>/movielens-100k`` where the data dir is ``settings.data_dir`` /
-   ``$PERSONAREC_DATA_DIR``, else ``../shared/data`` when it exists (the README's default);
+2. ``<data dir>/movielens-100k`` where the data dir is ``settings.data_dir`` (``$PERSONAREC_DATA_DIR``
+   or ``data_dir`` in the config file), else ``../shared/data`` when it exists (the README's default);
 3. the download cache ``<personarec home>/datasets/ml-100k``;
 4. only if ``download=True``: the GroupLens zip, checked against its published md5 and size, then
    unpacked into the cache. MovieLens may not be redistributed, so it is fetched on the user's
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 import urllib.request
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from personarec.config import Settings, default_home
+from personarec.config import Settings, default_home, load_settings
 from personarec.errors import PersonarecError
 
 log = logging.getLogger(__name__)
@@ -45,13 +44,12 @@ def is_ml100k(folder: Path) -> bool:
 
 
 def data_dirs(settings: Settings | None = None) -> list[Path]:
-    """Candidate data folders, most specific first."""
+    """Candidate data folders, most specific first; ``settings`` default: :func:`load_settings`."""
+    if settings is None:
+        settings = load_settings()
     dirs: list[Path] = []
-    if settings is not None and settings.data_dir is not None:
+    if settings.data_dir is not None:  # PERSONAREC_DATA_DIR, or data_dir in the TOML file
         dirs.append(Path(settings.data_dir))
-    env = os.environ.get("PERSONAREC_DATA_DIR")
-    if env:
-        dirs.append(Path(env))
     dirs.append(Path.cwd().parent / "shared" / "data")
     dirs.append(Path(__file__).resolve().parents[2] / "shared" / "data")
     return list(dict.fromkeys(dirs))

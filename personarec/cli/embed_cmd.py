@@ -31,8 +31,9 @@ def items(app: AppContext, dataset: str | None, model: str | None, batch_size: i
     """
     from personarec.embed import embed_items
 
-    summary = embed_items(app.graph(), app.settings, dataset=dataset, model=model, force=force,
-                          batch_size=batch_size)
+    settings = app.apply_flags({"embed.model": ("--model", model), "embed.batch_size": ("--batch-size", batch_size)})
+    dataset = app.check_dataset(dataset)
+    summary = embed_items(app.graph(write=True), settings, dataset=dataset, force=force)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return
@@ -51,7 +52,8 @@ def search(app: AppContext, text: str, k: int, model: str | None, as_json: bool)
     """The items nearest to TEXT by the item_embedding vector index."""
     from personarec.embed import embed_texts, nearest_items
 
-    vector = embed_texts([text], app.settings, model=model)[0]
+    settings = app.apply_flags({"embed.model": ("--model", model)})
+    vector = embed_texts([text], settings)[0]
     print_rows(nearest_items(app.graph(), vector, k), as_json)
 
 
@@ -71,7 +73,8 @@ def graph_vectors(app: AppContext, dataset: str | None, replace_text: bool, as_j
     from personarec.db import resolve_dataset
     from personarec.embed.structural import embed_items_structural
 
-    graph = app.graph()
+    dataset = app.check_dataset(dataset)
+    graph = app.graph(write=True)
     summary = embed_items_structural(graph, app.settings, resolve_dataset(graph, dataset),
                                      replace_text=replace_text)
     if as_json:

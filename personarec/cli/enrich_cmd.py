@@ -28,11 +28,16 @@ def enrich() -> None:
 def dbpedia(app: AppContext, dataset: str | None, endpoint: str | None, mirror: bool, min_confidence: float | None,
             unmatched: Path | None, no_cache: bool) -> None:
     """Link items to DBpedia resources and write their facts (SAME_AS, DIRECTED_BY, …, Item.abstract)."""
-    from personarec.loaders.dbpedia.sparql import SparqlClient
     from personarec.enrich.dbpedia import enrich_dbpedia
+    from personarec.loaders.dbpedia.sparql import SparqlClient
     from personarec.server.virtuoso import ManagedVirtuoso
 
-    settings = app.settings
+    if mirror and endpoint:
+        raise click.UsageError("give --endpoint or --mirror, not both.")
+    settings = app.apply_flags({"dbpedia.endpoint": ("--endpoint", endpoint),
+                                "dbpedia.min_confidence": ("--min-confidence", min_confidence)})
+    dataset = app.check_dataset(dataset)
+    graph = app.graph(write=True)
     if mirror:
         endpoint = ManagedVirtuoso.from_settings(settings).endpoint
     client = SparqlClient.from_settings(settings, endpoint)
@@ -41,8 +46,7 @@ def dbpedia(app: AppContext, dataset: str | None, endpoint: str | None, mirror: 
         client.cache = None
     t0 = time.monotonic()
     with client:
-        s = enrich_dbpedia(app.graph(), settings, dataset, endpoint, min_confidence=min_confidence,
-                           unmatched_file=unmatched, client=client)
+        s = enrich_dbpedia(graph, settings, dataset, endpoint, unmatched_file=unmatched, client=client)
     methods = ", ".join(f"{k} {v}" for k, v in sorted(s.by_method.items())) or "none"
     click.echo(f"DBpedia enrichment from {s.endpoint} in {time.monotonic() - t0:.1f} s")
     click.echo(f"items {s.items}: linked {s.linked} ({methods}), unmatched {s.unmatched} -> {s.unmatched_file}")

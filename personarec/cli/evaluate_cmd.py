@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from personarec.cli.common import AppContext, pass_app
+from personarec.cli.common import AppContext, parse_seeds, pass_app
 
 
 @click.command()
@@ -36,16 +36,18 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
     personarec evaluate --inputs beauty.npz --device cuda --jobs 3    # on a GPU box, no Neo4j
     """
     from personarec.db import resolve_dataset
-    from personarec.eval.inputs import load_inputs, save_inputs as write_inputs
+    from personarec.eval.inputs import load_inputs
+    from personarec.eval.inputs import save_inputs as write_inputs
     from personarec.eval.report import markdown_table
     from personarec.eval.runner import evaluate_inputs, read_inputs
 
     if save_inputs and inputs_file:
         raise click.UsageError("--save-inputs reads Neo4j and --inputs replaces it: give one of them.")
-    try:
-        seed_list = [int(s) for s in seeds.split(",")] if seeds else None
-    except ValueError:
-        raise click.BadParameter(f"seeds must be integers separated by commas, got {seeds!r}", param_hint="--seeds")
+    seed_list = parse_seeds(seeds)
+    # Every flag is checked before Neo4j is read or a model trained: a bad value costs nothing.
+    settings = app.apply_flags({"session.epochs": ("--epochs", epochs), "session.time_limit_s": ("--time-limit",
+                                time_limit), "session.device": ("--device", device), "eval.jobs": ("--jobs", jobs),
+                                "eval.seeds": ("--seeds", seed_list)})
     if inputs_file:
         inputs = load_inputs(inputs_file)
         if dataset and dataset != inputs.data.dataset:
@@ -53,7 +55,7 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
                                      param_hint="--dataset")
     else:
         graph = app.graph()
-        inputs = read_inputs(graph, resolve_dataset(graph, dataset))
+        inputs = read_inputs(graph, resolve_dataset(graph, app.check_dataset(dataset)))
     data = inputs.data
     if save_inputs:
         write_inputs(save_inputs, inputs)
@@ -61,13 +63,6 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
                    f"{'yes' if inputs.personas is not None else 'no'}, item vectors "
                    f"{'yes' if inputs.item_vectors is not None else 'no'} -> {save_inputs}")
         return
-    settings = app.settings
-    update = {k: v for k, v in {"epochs": epochs, "time_limit_s": time_limit, "device": device}.items()
-              if v is not None}
-    if update:
-        settings = settings.model_copy(update={"session": settings.session.model_copy(update=update)})
-    if jobs:
-        settings = settings.model_copy(update={"eval": settings.eval.model_copy(update={"jobs": jobs})})
     out = out_dir or Path("reports") / f"eval-{data.dataset}"
     report = evaluate_inputs(inputs, settings, out, seed_list)
     click.echo(f"{data.dataset}: test, full ranking, history masked; mean ± std over seeds {report.seeds}; "

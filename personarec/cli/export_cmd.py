@@ -29,8 +29,9 @@ def recbole(app: AppContext, dataset: str | None, out: str, name: str | None, ma
     """Write .inter, .train/.valid/.test.inter, .item, .kg, .link and a .yaml config for RecBole."""
     from personarec.export import export_recbole
 
-    s = export_recbole(app.graph(), Path(out), dataset, name=name,
-                       max_len=max_len or app.settings.session.max_len)
+    settings = app.apply_flags({"session.max_len": ("--max-len", max_len)})
+    s = export_recbole(app.graph(), Path(out), app.check_dataset(dataset), name=name,
+                       max_len=settings.session.max_len)
     if as_json:
         click.echo(json.dumps(s.as_dict()))
         return

@@ -43,16 +43,18 @@ def load(app: AppContext, source: str, paths: tuple[Path, ...], dataset: str | N
     """
     from personarec.load import load_dataset
 
+    settings = app.apply_flags({"load.batch_size": ("--batch-size", batch_size)})
     if bulk:
         from personarec.load.bulk import bulk_load
 
         if replace:
             raise click.UsageError("--bulk loads into an empty database; --replace does not apply.")
-        summary = bulk_load(app.settings, source, list(paths), dataset, split, kcore_k=kcore_k, fmt=fmt, kind=kind,
+        # bulk_load applies the schema itself once the imported database is up.
+        summary = bulk_load(settings, source, list(paths), dataset, split, kcore_k=kcore_k, fmt=fmt, kind=kind,
                             rejects_path=rejects_path, progress=not as_json)
     else:
-        summary = load_dataset(app.graph(), app.settings, source, list(paths), dataset, split, kcore_k=kcore_k,
-                               fmt=fmt, kind=kind, rejects_path=rejects_path, replace=replace,
+        summary = load_dataset(app.graph(write=True), settings, source, list(paths), dataset, split,
+                               kcore_k=kcore_k, fmt=fmt, kind=kind, rejects_path=rejects_path, replace=replace,
                                batch_size=batch_size, progress=not as_json)
     if as_json:
         import json

@@ -13,8 +13,9 @@ _DATASET = click.option("--dataset", "-d", default=None,
 
 
 def _key(raw: str, dataset: str | None) -> str:
-    """A Neo4j id from ``raw``: prefixed with ``<dataset>:`` when a dataset is given and it is not yet."""
-    return raw if not dataset or raw.startswith(f"{dataset}:") else f"{dataset}:{raw}"
+    from personarec.persona.explore import user_key
+
+    return user_key(raw, dataset)
 
 
 @click.group()
@@ -34,17 +35,14 @@ def personas() -> None:
 def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: tuple[str, ...], seed: int | None,
           no_write: bool, as_json: bool) -> None:
     """Export the train-split KG, learn personas with HDGI and write them back in one transaction."""
+    # Flags first: a rejected value must not cost a training run nor touch the stored personas.
+    settings = app.apply_flags({"persona.epochs": ("--epochs", epochs),
+                                "persona.metapaths": ("--metapath", list(metapaths) or None),
+                                "persona.seed": ("--seed", seed)})
+    dataset = app.check_dataset(dataset)
     from personarec.persona import train_personas
 
-    update: dict[str, object] = {}
-    if epochs is not None:
-        update["epochs"] = epochs
-    if metapaths:
-        update["metapaths"] = list(metapaths)
-    if seed is not None:
-        update["seed"] = seed
-    settings = app.settings.model_copy(update={"persona": app.settings.persona.model_copy(update=update)})
-    summary = train_personas(app.graph(), settings, dataset, write=not no_write,
+    summary = train_personas(app.graph(write=not no_write), settings, dataset, write=not no_write,
                              echo=None if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
@@ -53,8 +51,8 @@ def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: t
                f"version {summary.version}, best loss {summary.best_loss:.4f} (epoch {summary.best_epoch} of "
                f"{summary.epochs})")
     click.echo("metapath attention: " + ", ".join(f"{m} {a:.3f}" for m, a in zip(summary.metapaths,
-                                                                                 summary.attention)))
-    click.echo(f"model saved to {summary.model_path}")
+                                                                                 summary.attention, strict=True)))
+    click.echo(f"model saved as {summary.model_key} in the model store {settings.model_store}")
 
 
 @personas.command()
@@ -64,52 +62,54 @@ def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: t
 @pass_app
 def show(app: AppContext, user: str, dataset: str | None, as_json: bool) -> None:
     """A user's persona: run, version, size, and the metapath attention of its run."""
-    from personarec.persona import PersonaError
+    from personarec.persona.explore import show_persona
 
-    rows = app.graph().read("queries/persona_show.cypher", {"id": _key(user, dataset)})
-    if not rows:
-        raise PersonaError(f"user {_key(user, dataset)} is not in the graph.")
-    if rows[0]["dims"] is None:
-        raise PersonaError(f"user {_key(user, dataset)} has no persona yet; run `personarec personas train`.")
-    print_rows(rows, as_json)
+    print_rows([show_persona(app.graph(), _key(user, dataset)).as_dict()], as_json)
 
 
 @personas.command()
 @click.argument("user")
 @_DATASET
-@click.option("-k", "k", type=int, default=10, show_default=True, help="How many neighbours.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many neighbours.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 @pass_app
 def similar(app: AppContext, user: str, dataset: str | None, k: int, as_json: bool) -> None:
     """Users with the most similar personas (vector index user_persona, cosine)."""
-    print_rows(app.graph().read("queries/persona_similar.cypher", {"id": _key(user, dataset), "k": k}), as_json)
+    from personarec.persona.explore import similar_users
+
+    print_rows([r.as_dict() for r in similar_users(app.graph(), _key(user, dataset), k)], as_json)
 
 
 @personas.command()
 @click.argument("user")
 @_DATASET
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Persona neighbours to look at.")
-@click.option("--limit", type=int, default=15, show_default=True, help="Rows per table.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Persona neighbours to look at.")
+@click.option("--limit", type=click.IntRange(min=1), default=15, show_default=True, help="Rows per table.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of tables.")
 @pass_app
 def neighbourhood(app: AppContext, user: str, dataset: str | None, k: int, limit: int, as_json: bool) -> None:
     """Items and categories/genres/DBpedia entities that dominate a persona's neighbourhood."""
-    params = {"id": _key(user, dataset), "k": k, "limit": limit}
-    print_rows(app.graph().read("queries/persona_neighbourhood_items.cypher", params), as_json)
-    print_rows(app.graph().read("queries/persona_neighbourhood_features.cypher", params), as_json)
+    from personarec.persona.explore import neighbourhood as explore_neighbourhood
+
+    hood = explore_neighbourhood(app.graph(), _key(user, dataset), k, limit)
+    print_rows([r.as_dict() for r in hood.items], as_json)
+    print_rows([r.as_dict() for r in hood.features], as_json)
 
 
 @personas.command()
 @click.argument("user_a")
 @click.argument("user_b")
 @_DATASET
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 @pass_app
 def explain(app: AppContext, user_a: str, user_b: str, dataset: str | None, limit: int, as_json: bool) -> None:
     """What two users share along each metapath: why their personas are close."""
-    print_rows(app.graph().read("queries/persona_explain.cypher",
-                                 {"a": _key(user_a, dataset), "b": _key(user_b, dataset), "limit": limit}), as_json)
+    from personarec.persona.explore import explain_pair
+
+    rows = explain_pair(app.graph(), _key(user_a, dataset), _key(user_b, dataset), limit)
+    print_rows([r.as_dict() for r in rows], as_json)
 
 
 @personas.command()
@@ -117,19 +117,19 @@ def explain(app: AppContext, user_a: str, user_b: str, dataset: str | None, limi
               "with --dataset).")
 @_DATASET
 @click.option("--run", default=None, help="PersonaRun id (default: the latest run of the dataset).")
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Similar users to list.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Similar users to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the persona and neighbours as JSON.")
 @pass_app
 def infer(app: AppContext, items: str, dataset: str | None, run: str | None, k: int, as_json: bool) -> None:
     """Infer a persona for an anonymous session from its items (cold start), with the trained encoder."""
     from personarec.persona import infer_persona
+    from personarec.persona.explore import similar_to_vector
 
     ids = [_key(i.strip(), dataset) for i in items.split(",") if i.strip()]
     if not ids:
         raise click.BadParameter("give at least one item id", param_hint="--items")
     vec = infer_persona(app.graph(), app.settings, ids, dataset=dataset, run=run)
-    near = app.graph().read("queries/persona_similar_vector.cypher",
-                             {"vector": vec.tolist(), "k": k, "dataset": dataset})
+    near = [r.as_dict() for r in similar_to_vector(app.graph(), vec.tolist(), k, dataset)]
     if as_json:
         click.echo(json.dumps({"items": ids, "persona": vec.tolist(), "similar": near}))
         return
@@ -139,9 +139,11 @@ def infer(app: AppContext, items: str, dataset: str | None, run: str | None, k: 
 
 
 @personas.command()
-@click.option("--limit", type=int, default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 @pass_app
 def runs(app: AppContext, limit: int, as_json: bool) -> None:
     """Persona runs, newest first."""
-    print_rows(app.graph().read("queries/persona_runs.cypher", {"limit": limit}), as_json)
+    from personarec.persona.explore import persona_runs
+
+    print_rows(persona_runs(app.graph(), limit), as_json)

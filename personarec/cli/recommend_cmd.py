@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @click.option("--model", type=click.Choice(["auto", "popular", "two-stage"]), default="auto", show_default=True,
               help="auto: two-stage when --model-dir is given, else most-popular.")
 @click.option("--model-dir", type=click.Path(file_okay=False), default=None,
-              help="Trained model set (TrainedModels.save); two-stage without models.pt there trains and saves.")
+              help="Trained model set (TrainedModels.save); two-stage without a saved set there trains and saves.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Users per batch (one transaction each).")
 @click.option("--list", "list_", is_flag=True, help="List the recommendation runs and exit.")
@@ -67,7 +67,9 @@ def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, 
         raise click.UsageError("give --users or --sessions, not both.")
     if no_neo4j and not parquet:
         raise click.UsageError("--no-neo4j needs --parquet PATH.")
-    ds = resolve_dataset(graph, dataset)
+    ds = resolve_dataset(graph, app.check_dataset(dataset))
+    if not no_neo4j:
+        graph = app.graph(write=True)
     recommender = jobs.build_recommender(graph, app.settings, ds, model, model_dir)
     if sessions_file:
         if not parquet:
@@ -84,7 +86,7 @@ def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, 
     click.echo(json.dumps(summary.as_dict()) if as_json else summary.line())
 
 
-def _persona_inferrer(app: AppContext, dataset: str, recommender: object):  # type: ignore[no-untyped-def]
+def _persona_inferrer(app: AppContext, dataset: str, recommender: object):
     """Cold-start personas for sessions when the model uses personas and a persona run exists."""
     if getattr(getattr(recommender, "models", None), "persona", None) is None:
         return None

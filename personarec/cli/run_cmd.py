@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from personarec.cli.common import AppContext, pass_app
+from personarec.cli.common import AppContext, parse_seeds, pass_app
 
 
 @click.command()
@@ -30,10 +30,10 @@ def run(app: AppContext, data: Path | None, no_download: bool, dbpedia: str, see
     """
     from personarec.pipeline import PipelineOptions, run_pipeline
 
-    try:
-        seed_list = [int(s) for s in seeds.split(",")] if seeds else None
-    except ValueError:
-        raise click.BadParameter(f"seeds must be integers separated by commas, got {seeds!r}", param_hint="--seeds")
+    # The given seeds are the run's evaluation seeds (validated like eval.seeds); the schema is applied
+    # by the pipeline itself before it loads anything.
+    seed_list = parse_seeds(seeds)
+    settings = app.apply_flags({"eval.seeds": ("--seeds", seed_list)})
     opts = PipelineOptions(data=data, download=not no_download, dbpedia=dbpedia,  # type: ignore[arg-type]
                            seeds=seed_list, out_dir=out_dir, k=k)
-    run_pipeline(app.settings, echo=click.echo, opts=opts)
+    run_pipeline(settings, echo=click.echo, opts=opts)

