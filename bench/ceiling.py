@@ -2,10 +2,11 @@
 
 The same rows the online loader writes for a review load — ``User`` and ``Item`` nodes keyed
 ``<dataset>:<raw id>`` with ``raw_id`` and ``dataset``, and ``(:User)-[:INTERACTED {rating, ts, seq,
-split}]->(:Item)`` plus ``(:Item)-[:CO_INTERACTED {weight}]->(:Item)`` (README "Graph model") — are written as neo4j-admin CSV files and imported into the
-empty database of a separate, throw-away server home, using ``org.neo4j.cli.AdminTool`` from the
-cached jars of the managed server (``personarec/server/manager.py``). The import time is the ceiling
-a loader going through Bolt and Cypher can be compared with.
+split}]->(:Item)`` plus ``(:Item)-[:CO_INTERACTED {weight}]->(:Item)`` (docs/graph-model.md) — are
+written as neo4j-admin CSV files and imported into the empty database of a separate, throw-away server
+home, using ``org.neo4j.cli.AdminTool`` from the cached jars of the managed server
+(``personarec/server/manager.py``). The import time is the ceiling a loader going through Bolt and
+Cypher can be compared with.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from personarec.config import ServerConfig
 from personarec.errors import PersonarecError
-from personarec.server.manager import ADMIN_CLASS, _JVM_FLAGS, ManagedNeo4j
+from personarec.server.manager import _JVM_FLAGS, ADMIN_CLASS, ManagedNeo4j
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,9 @@ def review_rows(source: str, paths: list[Path], dataset: str | None = None) -> d
     Uses the loader's own readers and split (``read_source``, ``make_split``, ``co_interactions``),
     so both sides of the benchmark get identical users, items, ``INTERACTED`` and ``CO_INTERACTED``.
     """
-    from personarec.loaders.common import Rejects
     from personarec.load.sources import read_source
     from personarec.load.splits import co_interactions, make_split
+    from personarec.loaders.common import Rejects
 
     with Rejects(None) as rejects:
         data = read_source(source, paths, rejects)

@@ -26,7 +26,7 @@ import json
 import logging
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +87,11 @@ def present(client: SparqlClient, uris: set[str], rdf_type: str, batch: int = 20
 def measure(links: list[Link], truth: dict[str, str | None], reachable: set[str] | None = None
             ) -> dict[str, Any]:
     """Precision, recall and the errors of ``links`` against ``truth``."""
-    made = [l for l in links if l.linked]
-    correct = [l for l in made if truth.get(l.item_id) == l.uri]
-    wrong = [l for l in made if truth.get(l.item_id) != l.uri]
+    made = [lk for lk in links if lk.linked]
+    correct = [lk for lk in made if truth.get(lk.item_id) == lk.uri]
+    wrong = [lk for lk in made if truth.get(lk.item_id) != lk.uri]
     positives = sum(1 for uri in truth.values() if uri)
-    missed = [l for l in links if not l.linked and truth.get(l.item_id)]
+    missed = [lk for lk in links if not lk.linked and truth.get(lk.item_id)]
     reach = sum(1 for uri in truth.values() if uri and uri in reachable) if reachable is not None else None
     return {
         "items": len(links), "truth_links": positives, "links_made": len(made), "correct": len(correct),
@@ -100,11 +100,11 @@ def measure(links: list[Link], truth: dict[str, str | None], reachable: set[str]
         # recall over the truth links whose resource the endpoint holds with the right class
         "truth_links_reachable": reach,
         "recall_reachable": round(len(correct) / reach, 4) if reach else None,
-        "by_method": {m: sum(1 for l in made if l.method == m) for m in sorted({l.method for l in made})},
-        "wrong": [{"item": l.item_id, "title": l.title, "linked": l.uri, "truth": truth.get(l.item_id),
-                   "confidence": l.confidence, "method": l.method} for l in wrong],
-        "missed_examples": [{"item": l.item_id, "title": l.title, "truth": truth.get(l.item_id),
-                             "reason": l.reason} for l in missed[:25]],
+        "by_method": {m: sum(1 for lk in made if lk.method == m) for m in sorted({lk.method for lk in made})},
+        "wrong": [{"item": lk.item_id, "title": lk.title, "linked": lk.uri, "truth": truth.get(lk.item_id),
+                   "confidence": lk.confidence, "method": lk.method} for lk in wrong],
+        "missed_examples": [{"item": lk.item_id, "title": lk.title, "truth": truth.get(lk.item_id),
+                             "reason": lk.reason} for lk in missed[:25]],
     }
 
 
@@ -162,7 +162,7 @@ def main() -> None:
             home.cleanup()
     report = {
         "benchmark": "dbpedia_linking",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "endpoint": endpoint if args.endpoint else "private Virtuoso mirror of <data>/dbpedia/*.nt.gz",
         "mirror_start_and_load_s": round(mirror_s, 1) if server is not None else None,
         "min_confidence": args.min_confidence,

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -45,7 +45,7 @@ def main() -> None:
 
     base = load_settings(env={})
     results: dict[str, object] = {
-        "benchmark": "embed_throughput", "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "embed_throughput", "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "loadavg_before": [round(x, 1) for x in os.getloadavg()],
         "command": f"python -m bench.embed_throughput --out {args.out}"
@@ -65,7 +65,7 @@ def main() -> None:
         sample = graph.execute("MATCH (i:Item {id: 'ml-100k:1'}) RETURN i.text AS text")[0]["text"]
     results.update({"runs": runs, "example_text": sample,
                     "loadavg_after": [round(x, 1) for x in os.getloadavg()],
-                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                    "finished": datetime.now(UTC).isoformat(timespec="seconds")})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: {m: v[m] for m in ("encoded", "unchanged", "items_per_s", "items_per_s_end_to_end")}

@@ -12,7 +12,8 @@ reviews file written by :mod:`bench.synth_amazon`):
    (read, split, CSV, import, server start, schema with index population, ``Dataset`` node).
 
 Rates are relationships per second (``INTERACTED`` + ``CO_INTERACTED``). The online loader's time
-is split into the whole call (reading, splitting, writing) and its write phase (time inside the loader's batch writer), and the
+is split into the whole call (reading, splitting, writing) and its write phase (time inside the loader's
+batch writer), and the
 ceiling's into the import wall time (JVM start included) and neo4j-admin's own "IMPORT DONE" time.
 The headline ratio is online write phase vs ceiling import wall time: both write the same given
 rows; both would pay the same parsing.
@@ -37,13 +38,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.ceiling import admin_import, review_rows, write_csv
-from personarec.server.process import free_port
 from personarec.config import Settings, load_settings
+from personarec.server.process import free_port
 
 log = logging.getLogger("bench.load_throughput")
 
@@ -228,7 +229,7 @@ def main() -> None:
     synthetic = args.synthetic_file or args.workdir / f"synthetic-amazon-2018-{args.synthetic_reviews}.json"
     wanted = [d.strip() for d in args.datasets.split(",") if d.strip()]
     results: dict[str, Any] = {
-        "benchmark": "load_throughput", "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "load_throughput", "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "node": platform.node()},
         "neo4j": base.server.version, "target": "online write rate >= 20% of the neo4j-admin import rate",
         "command": "python -m bench.load_throughput " + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in
@@ -279,7 +280,7 @@ def main() -> None:
         results["datasets"][name] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")  # after each dataset: partial results survive
-    results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({n: {k: e.get(k) for k in ("ratio_write_vs_import_wall", "ratio_end_to_end", "meets_target")}
                       for n, e in results["datasets"].items()}, indent=2))

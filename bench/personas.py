@@ -32,9 +32,10 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,7 +56,8 @@ def peak_rss_mb() -> float:
 
 def _settings(base: Settings, epochs: int) -> Settings:
     # patience > epochs: time a fixed number of epochs
-    return base.model_copy(update={"persona": base.persona.model_copy(update={"epochs": epochs, "patience": epochs + 1})})
+    persona = base.persona.model_copy(update={"epochs": epochs, "patience": epochs + 1})
+    return base.model_copy(update={"persona": persona})
 
 
 def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, Any]:
@@ -70,7 +72,8 @@ def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, An
     return {"metapaths": {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)},
             "metapath_s": round(t_prep, 2), "epochs": len(res.loss_curve), "epoch_s": round(res.epoch_seconds, 3),
             "full_batch": prep.x.shape[0] <= settings.persona.full_batch_max,
-            "embed_all_s": round(time.perf_counter() - t1, 2), "loss_first_last": [res.loss_curve[0], res.loss_curve[-1]],
+            "embed_all_s": round(time.perf_counter() - t1, 2),
+            "loss_first_last": [res.loss_curve[0], res.loss_curve[-1]],
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
@@ -85,7 +88,8 @@ def ensure_dataset(graph: Any, settings: Settings, name: str, stand_ins: bool = 
         load_dataset(graph, settings, kind, paths, name, progress=False)
     if not stand_ins:
         return
-    missing = [r["id"] for r in graph.execute("MATCH (i:Item {dataset: $d}) WHERE i.embedding IS NULL RETURN i.id AS id",
+    missing = [r["id"] for r in graph.execute("MATCH (i:Item {dataset: $d}) WHERE i.embedding IS NULL "
+                                                "RETURN i.id AS id",
                                                 {"d": name}, read=True)]
     if missing:
         rng = np.random.default_rng(0)
@@ -253,7 +257,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("neo4j").setLevel(logging.WARNING)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"benchmark": "personas", "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result: dict[str, Any] = {"benchmark": "personas", "started": datetime.now(UTC).isoformat(timespec="seconds"),
                               "cpus": os.cpu_count(), "loadavg_before": [round(x, 1) for x in os.getloadavg()],
                               "command": "python -m bench.personas " + " ".join(sys.argv[1:])}
     if args.sanity:

@@ -18,7 +18,8 @@ RecBole is not a dependency of personarec: install it in its own virtualenv once
     python3 -m venv bench/.venv-recbole
     echo "$PWD/.venv/lib/python3.11/site-packages" > bench/.venv-recbole/lib/python3.11/site-packages/zz_main.pth
     bench/.venv-recbole/bin/pip install --no-deps recbole==1.2.1
-    bench/.venv-recbole/bin/pip install "pandas<3" colorlog==4.7.2 colorama==0.4.4 tabulate texttable thop tensorboard plotly
+    bench/.venv-recbole/bin/pip install "pandas<3" colorlog==4.7.2 colorama==0.4.4 tabulate texttable \
+        thop tensorboard plotly
 
 (the .pth line reuses the project's torch instead of downloading another). Then:
 
@@ -300,7 +301,8 @@ def main() -> None:
         "speedup_best_to_best": recbole["cpu_seconds_to_best_valid"] / ours["cpu_seconds_to_best_valid"],
         "recbole_wall_seconds_to_best_valid": recbole["seconds_to_best_valid"],
         "ours_wall_seconds_to_reach_recbole_best_valid": ours_reach_wall,
-        "speedup_wall_to_recbole_best": (recbole["seconds_to_best_valid"] / ours_reach_wall) if ours_reach_wall else None,
+        "speedup_wall_to_recbole_best": (recbole["seconds_to_best_valid"] / ours_reach_wall
+                                         if ours_reach_wall else None),
         "test_ndcg10": {"recbole": recbole["test"]["NDCG@10"], "ours": ours["test"]["NDCG@10"]},
         "test_hr10": {"recbole": recbole["test"]["HR@10"], "ours": ours["test"]["HR@10"]},
         "target_met": bool(ours_reach and recbole["cpu_seconds_to_best_valid"] / ours_reach >= 5

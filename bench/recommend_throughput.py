@@ -76,7 +76,8 @@ def sweep_one(n_items: int, users: int, batch: int, k: int, seed: int, threads: 
     sess = sessions(users, n_items, 50, rng)
     personas = rng.normal(size=(users, 64)).astype(np.float32)
     # warm-up: first calls allocate
-    rec.recommend(UserBatch(ids=["w"], histories=[[item_ids[i - 1] for i in sess[0]]], personas=[personas[0].tolist()]), k)
+    warm = UserBatch(ids=["w"], histories=[[item_ids[i - 1] for i in sess[0]]], personas=[personas[0].tolist()])
+    rec.recommend(warm, k)
     total = cand_s = rerank_s = 0.0
     for start in range(0, users, batch):
         idx = range(start, min(users, start + batch))

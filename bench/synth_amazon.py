@@ -21,7 +21,7 @@ import argparse
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,8 @@ _WORDS = ("great film loved it the acting was superb story slow boring classic m
 _SUMMARIES = ("Five Stars", "Four Stars", "Great movie", "Not bad", "Loved it", "Disappointing", "Classic",
               "Worth watching", "Three Stars", "Fun for the whole family")
 _FORMATS = (" DVD", " Blu-ray", " Amazon Video", " VHS Tape", " Prime Video")
-T0 = int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp())
-T1 = int(datetime(2018, 10, 1, tzinfo=timezone.utc).timestamp())
+T0 = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
+T1 = int(datetime(2018, 10, 1, tzinfo=UTC).timestamp())
 DAY = 86_400
 
 
@@ -107,7 +107,7 @@ def write_reviews(path: Path, data: dict[str, np.ndarray], seed: int = 2026) -> 
             if uid is None:
                 uid = user_keys[u] = user_key(u)
             ts = int(data["ts"][k])
-            day = datetime.fromtimestamp(ts, timezone.utc)
+            day = datetime.fromtimestamp(ts, UTC)
             rec = {"overall": float(data["rating"][k])}
             if has_vote[k]:
                 rec["vote"] = str(int(votes[k]))

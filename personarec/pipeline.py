@@ -77,7 +77,7 @@ def dbpedia_endpoint(settings: Settings, mode: DBpediaMode, echo: Echo) -> Itera
     from personarec.server.virtuoso import ManagedVirtuoso
 
     mirror = ManagedVirtuoso.from_settings(settings)
-    started = mirror.start(load=dumps)  # type: ignore[arg-type]
+    started = mirror.start(load=dumps)
     echo(f"DBpedia mirror {'started' if started else 'running'} with {dumps}: {mirror.endpoint}")
     try:
         yield mirror.endpoint

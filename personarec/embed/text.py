@@ -118,7 +118,7 @@ def build_item_text(item: Mapping[str, Any]) -> str:
 
 def text_hash(text: str, model_id: str) -> str:
     """SHA-256 of model and text: an item is re-encoded exactly when either changes."""
-    return hashlib.sha256(f"{model_id}\n{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model_id}\n{text}".encode()).hexdigest()
 
 
 def batched(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

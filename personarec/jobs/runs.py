@@ -78,7 +78,8 @@ def remove_run(graph: Graph, run_id: str, *, batch_size: int = 10_000, progress:
     total = 0
     bar = tqdm(desc=f"remove {run_id}", unit="edge", disable=not progress)
     while True:
-        deleted = graph.write("queries/jobs_run_delete_edges.cypher", {"run": run_id, "limit": batch_size})[0]["deleted"]
+        deleted = graph.write("queries/jobs_run_delete_edges.cypher",
+                              {"run": run_id, "limit": batch_size})[0]["deleted"]
         total += deleted
         bar.update(deleted)
         if deleted < batch_size:

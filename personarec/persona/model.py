@@ -15,6 +15,7 @@ full-batch and mini-batch paths are the same code.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -91,13 +92,13 @@ class HDGI(nn.Module):
         super().__init__()
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.gcns = nn.ModuleList(MetapathGCN(in_channels, hidden_channels) for _ in range(num_metapaths))
-        self.attention = SemanticAttention(hidden_channels, attention_channels)
+        self.attention: SemanticAttention = SemanticAttention(hidden_channels, attention_channels)
         self.weight = nn.Parameter(torch.empty(hidden_channels, hidden_channels))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for gcn in self.gcns:
-            gcn.reset_parameters()
+            cast(MetapathGCN, gcn).reset_parameters()
         self.attention.reset_parameters()
         bound = 1.0 / math.sqrt(self.hidden_channels)
         nn.init.uniform_(self.weight, -bound, bound)

@@ -9,8 +9,19 @@ import pytest
 
 from personarec.config import Settings
 from personarec.graph import Graph
-from personarec.jobs import (JobError, MostPopular, UserBatch, compare_runs, get_run, list_runs, read_run,
-                             recommend, recommend_sessions, remove_run, run_recommendations)
+from personarec.jobs import (
+    JobError,
+    MostPopular,
+    UserBatch,
+    compare_runs,
+    get_run,
+    list_runs,
+    read_run,
+    recommend,
+    recommend_sessions,
+    remove_run,
+    run_recommendations,
+)
 
 DATASET = "tiny"  # as seeded by tests/jobs/conftest.py
 N_USERS = 40

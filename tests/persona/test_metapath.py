@@ -8,8 +8,15 @@ import scipy.sparse as sp
 
 from personarec.graph import Graph
 from personarec.graph.export import export_graph
-from personarec.persona.metapath import (MetapathError, hop_matrices, metapath_adjacency, normalize_adjacency,
-                                         parse_metapath, resolve_metapaths, top_k_rows)
+from personarec.persona.metapath import (
+    MetapathError,
+    hop_matrices,
+    metapath_adjacency,
+    normalize_adjacency,
+    parse_metapath,
+    resolve_metapaths,
+    top_k_rows,
+)
 
 TINY = """
 UNWIND range(0, 4) AS k CREATE (:Item {id: 'h:i' + k, raw_id: toString(k), dataset: 'h', embedding: [toFloat(k), 1.0]})
