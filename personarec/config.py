@@ -221,7 +221,7 @@ class Settings(BaseSettings):
     session: SessionConfig = Field(default_factory=SessionConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     data_dir: Path | None = Field(
-        None, description="Folder of local datasets (e.g. ../shared/data); env PERSONAREC_DATA_DIR."
+        None, description="Folder of local datasets (docs/loading.md lists the layout); env PERSONAREC_DATA_DIR."
     )
     model_store: Path = Field(default_factory=lambda: default_home() / "models",
                               description="Folder of trained models (persona encoders, session models); "

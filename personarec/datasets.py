@@ -4,7 +4,7 @@ Resolution order of :func:`resolve_movielens_100k`:
 
 1. an explicit path (a folder holding ``u.data`` and ``u.item``);
 2. ``<data dir>/movielens-100k`` where the data dir is ``settings.data_dir`` (``$PERSONAREC_DATA_DIR``
-   or ``data_dir`` in the config file), else ``../shared/data`` when it exists (the README's default);
+   or ``data_dir`` in the config file); no other folder is searched;
 3. the download cache ``<personarec home>/datasets/ml-100k``;
 4. only if ``download=True``: the GroupLens zip, checked against its published md5 and size, then
    unpacked into the cache. MovieLens may not be redistributed, so it is fetched on the user's
@@ -50,9 +50,7 @@ def data_dirs(settings: Settings | None = None) -> list[Path]:
     dirs: list[Path] = []
     if settings.data_dir is not None:  # PERSONAREC_DATA_DIR, or data_dir in the TOML file
         dirs.append(Path(settings.data_dir))
-    dirs.append(Path.cwd().parent / "shared" / "data")
-    dirs.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    return list(dict.fromkeys(dirs))
+    return dirs
 
 
 def cache_dir() -> Path:

@@ -67,7 +67,7 @@ def _mirror(app: AppContext):  # noqa: ANN202 - lazy import keeps `--help` light
 
 @dbpedia_mirror.command()
 @click.option("--load", "load", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder of *.nt.gz to load after start (idempotent; e.g. ../shared/data/dbpedia).")
+              help="Folder of *.nt.gz to load after start (idempotent; e.g. $PERSONAREC_DATA_DIR/dbpedia).")
 @pass_app
 def start(app: AppContext, load: Path | None) -> None:
     """Start the mirror in the background and wait until SPARQL answers (harmless if running)."""

@@ -36,7 +36,7 @@ def load(app: AppContext, source: str, paths: tuple[Path, ...], dataset: str | N
     """Load SOURCE files into Neo4j: users, items, features, INTERACTED with splits, item–item edges.
 
     \b
-    personarec load movielens ../shared/data/movielens-100k
+    personarec load movielens "$PERSONAREC_DATA_DIR/movielens-100k"
     personarec load sequences Beauty.txt Beauty_item2attributes.json --dataset beauty
     personarec load amazon reviews_Books_5.json.gz meta_Books.json.gz --kcore 5
     personarec load amazon reviews_Books.json.gz meta_Books.json.gz --bulk   # large KG from scratch

@@ -21,8 +21,7 @@ def _fake_ml100k(folder: Path) -> Path:
     return folder
 
 
-def test_explicit_then_data_dir_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           shared_data: Path) -> None:
+def test_explicit_then_data_dir_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("PERSONAREC_DATA_DIR", raising=False)
     explicit = _fake_ml100k(tmp_path / "mine")
@@ -35,9 +34,15 @@ def test_explicit_then_data_dir_then_cache(tmp_path: Path, monkeypatch: pytest.M
     assert datasets.resolve_movielens_100k(settings=settings) == data_dir / "movielens-100k"
     monkeypatch.setenv("PERSONAREC_DATA_DIR", str(data_dir))
     assert datasets.resolve_movielens_100k() == data_dir / "movielens-100k"
-    # without a configured folder, ../shared/data is found (the README default)
+    # without a configured folder no folder outside the configuration is searched: the cache is next
     monkeypatch.delenv("PERSONAREC_DATA_DIR")
-    assert datasets.resolve_movielens_100k() == shared_data / "movielens-100k"
+    _fake_ml100k(tmp_path / "shared" / "data" / "movielens-100k")  # beside the checkout: never looked at
+    (tmp_path / "checkout").mkdir()
+    monkeypatch.chdir(tmp_path / "checkout")
+    with pytest.raises(datasets.DatasetError, match="MovieLens-100K not found"):
+        datasets.resolve_movielens_100k()
+    cached = _fake_ml100k(datasets.cache_dir() / "ml-100k")
+    assert datasets.resolve_movielens_100k() == cached
 
 
 def test_missing_without_download_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
