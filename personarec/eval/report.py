@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from personarec.eval.metrics import METRICS
+from personarec.eval.significance import N_RESAMPLES
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,12 @@ ROWS = {
     "persona": "Persona-SASRec (candidates)",
     "rerank": "Persona-SASRec + SASRec rerank",
 }
+
+#: Rows every other row is tested against (docs/protocol.md, "Significance"), in report order.
+SIGNIFICANCE_REFERENCES = ("sasrec", "history")
+
+#: p-values below this are marked in ``report.md`` (one test; see the note on multiple comparisons).
+ALPHA = 0.05
 
 
 @dataclass
@@ -39,6 +46,8 @@ class EvalReport:
         summary: per row, per segment, per metric: ``{"mean": m, "std": s}`` over seeds.
         notes: what was missing or changed (e.g. no personas: rows 4–5 absent).
         training: per seed and model, best epoch, epochs run and seconds per epoch.
+        significance: row -> reference row -> metric -> ``{diff, rel_pct, ci_low, ci_high, p_wilcoxon,
+            n_users, mean_ref}`` (:mod:`personarec.eval.significance`, all users, seeds pooled).
     """
 
     dataset: str
@@ -54,13 +63,14 @@ class EvalReport:
     training: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[float]] = field(default_factory=dict)
     hit_curves: dict[str, list[float]] = field(default_factory=dict)
+    significance: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     seconds: float = 0.0
     hardware: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("dataset", "seeds", "fingerprint", "pinned", "users", "items",
-                                              "segments", "summary", "runs", "training", "notes", "curves",
-                                              "hit_curves", "seconds", "hardware")} | {
+                                              "segments", "summary", "significance", "runs", "training",
+                                              "notes", "curves", "hit_curves", "seconds", "hardware")} | {
             "protocol": "leave-one-out in time order; full ranking over all items (no sampled negatives); "
                         "history masked (train for validation, train+validation for test), never the target; "
                         "metrics per user averaged over users; ties broken towards the lower item index; "
@@ -79,6 +89,52 @@ def markdown_table(report: EvalReport, segment: str = "all") -> str:
             stats = report.summary[row][segment]
             lines.append(f"| {label} | " + " | ".join(_cell(stats[m]) for m in METRICS) + " |")
     return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.1f}%".replace("-", "−")
+
+
+def _p(p: float) -> str:
+    text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return text + (" *" if p < ALPHA else "")
+
+
+def _significance_cell(test: dict[str, Any]) -> str:
+    """``Δ% [CI low %, CI high %]`` of the reference's mean; absolute Δ where that mean is 0."""
+    ref = test.get("mean_ref")
+    if not ref:
+        return f"{test['diff']:+.4f} [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}] (absolute)"
+    return f"{_pct(test['rel_pct'])} [{_pct(100 * test['ci_low'] / ref)}, {_pct(100 * test['ci_high'] / ref)}]"
+
+
+def significance_tables(report: EvalReport) -> list[str]:
+    """One table per reference row: each other row's Δ in % of the reference, 95% CI, Wilcoxon p."""
+    metrics = sorted({m for by_ref in report.significance.values() for tests in by_ref.values() for m in tests},
+                     key=lambda m: (m != "NDCG@10", m))
+    if not metrics:
+        return []
+    users = next(t for by_ref in report.significance.values() for tests in by_ref.values()
+                 for t in tests.values())["n_users"]
+    n_tests = sum(len(tests) for by_ref in report.significance.values() for tests in by_ref.values())
+    parts = ["", "## Significance, all users", "",
+             f"Paired over the {users} test users, each user's metric averaged over the seeds (docs/protocol.md, "
+             "\"Significance\"): Δ is the row's mean minus the reference's, in % of the reference's mean, with "
+             f"its 95% paired bootstrap CI ({N_RESAMPLES:,} user resamples) in the same unit; p is the two-sided "
+             f"Wilcoxon signed-rank test; * marks p < {ALPHA:g}. The CI and p say whether the difference holds across "
+             "users for these trained models; the seed-to-seed spread is the ± std above. "
+             f"{n_tests} tests, not corrected for multiple comparisons."]
+    for ref in SIGNIFICANCE_REFERENCES:
+        rows = [r for r in ROWS if ref in report.significance.get(r, {})]
+        if not rows:
+            continue
+        header = " | ".join(f"Δ{m} [95% CI] | p" for m in metrics)
+        parts += ["", f"### vs {ROWS[ref]}", "", f"| model | {header} |", "|---|" + "---|---|" * len(metrics)]
+        for row in rows:
+            tests = report.significance[row][ref]
+            cells = " | ".join(f"{_significance_cell(tests[m])} | {_p(tests[m]['p_wilcoxon'])}" for m in metrics)
+            parts.append(f"| {ROWS[row]} | {cells} |")
+    return parts
 
 
 def markdown(report: EvalReport) -> str:
@@ -100,6 +156,7 @@ def markdown(report: EvalReport) -> str:
         "",
         markdown_table(report, "all"),
     ]
+    parts += significance_tables(report)
     for seg in ("tail", "head", "sparse", "dense"):
         users = int(next(iter(report.summary.values()))[seg]["users"]["mean"]) if report.summary else 0
         parts += ["", f"## {report.segments[seg]} ({users} users)", "", markdown_table(report, seg)]

@@ -5,6 +5,8 @@ paper's baseline), persona-SASRec (candidates, CoT-Rec pattern arXiv 2502.13845)
 SASRec rerank. Each model is trained once per seed; every metric is full ranking over all items,
 history masked (train for validation, train + valid for test), the target never masked; mean ± std
 over seeds. Breakdowns: long-tail vs head targets (by train popularity) and sparse vs other users.
+Significance: every row against SASRec and the history baseline, paired over users with the seeds
+pooled (:mod:`personarec.eval.significance`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import torch
 
 from personarec.config import Settings
 from personarec.eval.inputs import EvalInputs
-from personarec.eval.metrics import METRICS, mask_history, summarize, target_ranks
-from personarec.eval.report import ROWS, EvalReport, write_report
+from personarec.eval.metrics import METRICS, mask_history, metrics_from_ranks, summarize, target_ranks
+from personarec.eval.report import ROWS, SIGNIFICANCE_REFERENCES, EvalReport, write_report
+from personarec.eval.significance import TEST_METRICS, compare_rows
 from personarec.protocol import REFERENCE_FINGERPRINTS, popularity_order
 from personarec.session.data import (
     SequenceData,
@@ -106,6 +109,23 @@ def evaluate_models(models: TrainedModels, data: SequenceData, stage: Stage, per
         ranks["persona"] = gen
         ranks["rerank"] = final
     return ranks
+
+
+def significance(ranks: dict[str, dict[int, np.ndarray]]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """Every row against SASRec and the history baseline on per-user NDCG@10 and HR@10, seeds pooled.
+
+    ``ranks``: row -> seed -> test ranks of the evaluated users (the same users in every row and seed),
+    as the runner kept them; the per-user metrics come from those ranks, no model is run again.
+    Returns ``row -> reference -> metric -> PairedTest.to_json()`` for ``results.json``.
+    """
+    started = time.perf_counter()
+    per_user = {row: {seed: {m: v for m, v in metrics_from_ranks(r).items() if m in TEST_METRICS}
+                      for seed, r in by_seed.items()} for row, by_seed in ranks.items()}
+    tests = compare_rows(per_user, SIGNIFICANCE_REFERENCES, TEST_METRICS)
+    log.info("significance: %d comparisons in %.1f s", sum(len(v) for v in tests.values()) * len(TEST_METRICS),
+             time.perf_counter() - started)
+    return {row: {ref: {m: t.to_json() for m, t in by_metric.items()} for ref, by_metric in by_ref.items()}
+            for row, by_ref in tests.items()}
 
 
 def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds: list[int] | None = None,
@@ -223,7 +243,7 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
     if base.time_limit_s:
         report.notes.append(f"training capped at {base.time_limit_s:g} s per model (early stopping otherwise, patience "
                             f"{base.patience}): a model whose best epoch is its last was still improving.")
-    all_ranks: dict[str, list[np.ndarray]] = {}
+    all_ranks: dict[str, dict[int, np.ndarray]] = {}  # row -> seed -> test ranks of the evaluated users
     jobs = min(settings.eval.jobs, len(seeds))
     if jobs > 1:
         base = base.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
@@ -239,7 +259,7 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
         row_summaries = {row: {seg: summarize(r, m) for seg, m in masks.items()} for row, r in result.ranks.items()}
         report.runs.append({"seed": seed, "rows": row_summaries})
         for row, r in result.ranks.items():
-            all_ranks.setdefault(row, []).append(r)
+            all_ranks.setdefault(row, {})[seed] = r
         report.training.extend(result.training)
         if seed == seeds[0]:
             report.curves = result.curves
@@ -253,8 +273,9 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
             report.summary[row][seg] = {m: {"mean": float(np.mean(v)), "std": float(np.std(v))}
                                         for m, v in vals.items()}
             report.summary[row][seg]["users"] = {"mean": float(masks[seg].sum()), "std": 0.0}
-        stacked = np.stack(all_ranks[row])
+        stacked = np.stack(list(all_ranks[row].values()))
         report.hit_curves[row] = [float((stacked < k).mean()) for k in range(1, 101)]
+    report.significance = significance(all_ranks)
     report.seconds = time.perf_counter() - started
     write_report(report, out_dir)
     return report
