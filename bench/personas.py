@@ -10,9 +10,10 @@ without an LLM embedding get a random 384-d stand-in written to Neo4j (the encod
 exported with random item features (the ``item_features`` field of each result says which).
 
 Sanity (``--sanity DATASET``, on a configured Neo4j where the dataset is loaded, embedded and has
-personas): for each user, the mean Jaccard overlap of train items (and genres / DBpedia directors when
-present) with the 10 nearest persona neighbours, versus 10 random users and versus the 10 nearest by the
-mean of the user's item embeddings (HDGI's input), averaged over users.
+personas): for each user, the mean Jaccard overlap of train items (and genres / DBpedia entities when
+present) with the 10 nearest persona neighbours, versus 10 random users, random vectors and the 10
+nearest by the mean of the user's item embeddings (HDGI's input), averaged over users. It is the
+neighbour-overlap part of ``personarec personas assess`` (``personarec.persona.assess``), called here.
 
 Usage::
 
@@ -38,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from personarec.config import Settings, load_settings
@@ -180,68 +180,22 @@ def run_sizes(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
-    m.data[:] = 1.0
-    return m
-
-
-def mean_jaccard(sets: sp.csr_matrix, neighbours: np.ndarray) -> float:
-    """Mean over users of the mean Jaccard between a user's set and each of its neighbours' sets."""
-    sizes = np.asarray(sets.sum(axis=1)).ravel()
-    n, k = neighbours.shape
-    rows = np.repeat(np.arange(n), k)
-    cols = neighbours.ravel()
-    inter = np.asarray(sets[rows].multiply(sets[cols]).sum(axis=1)).ravel()
-    union = sizes[rows] + sizes[cols] - inter
-    jac = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    return float(jac.reshape(n, k).mean())
-
-
-def top_k_cosine(x: np.ndarray, k: int) -> np.ndarray:
-    xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    sim = xn @ xn.T
-    np.fill_diagonal(sim, -np.inf)
-    return np.argsort(-sim, axis=1)[:, :k]
-
-
 def sanity(args: argparse.Namespace) -> dict[str, Any]:
+    """The neighbour-overlap part of ``personarec personas assess`` (personarec.persona.assess) on the
+    latest run of ``args.sanity``: one implementation, the library's."""
     from personarec.graph import connect
-    from personarec.graph.export import export_graph
-    from personarec.persona.train import read_personas
+    from personarec.persona.assess import REFERENCES, assess
 
     settings = load_settings()
-    k = 10
     with connect(settings) as graph:
-        export = export_graph(graph, args.sanity, progress=False)
-        ids, personas, versions = read_personas(graph, args.sanity)
-        run = graph.read("queries/persona_run.cypher", {"dataset": args.sanity, "run": None})
-    uidx = export.index("user")
-    order = np.array([uidx[u] for u in ids])
-    n = len(export.ids["user"])
-    assert sorted(order.tolist()) == list(range(n)), "every exported user must have a persona"
-    p = np.zeros((n, personas.shape[1]), dtype=np.float32)
-    p[order] = personas
-    ui = export.data["user", "interacted", "item"].edge_index.numpy()
-    n_items = export.num_nodes("item")
-    sets = {"train_items": _binary(ui[0], ui[1], (n, n_items))}
-    item_user = sets["train_items"]
-    for key, (rel, ntype) in {"genres": ("has_genre", "genre"), "dbpedia_directors": ("directed_by", "entity"),
-                              "dbpedia_subjects": ("has_subject", "entity")}.items():
-        et = ("item", rel, ntype)
-        if et in export.rels:
-            ei = export.data[et].edge_index.numpy()
-            feat = _binary(ei[0], ei[1], (n_items, export.num_nodes(ntype)))
-            sets[key] = (item_user @ feat).tocsr()
-            sets[key].data[:] = 1.0
-    rng = np.random.default_rng(2026)
-    rand = np.stack([rng.choice(np.delete(np.arange(n), u), k, replace=False) for u in range(n)])
-    neigh = {"hdgi_personas": top_k_cosine(p, k), "mean_item_embedding": top_k_cosine(export.data["user"].x.numpy(), k),
-             "random_users": rand,
-             "random_vectors": top_k_cosine(rng.standard_normal((n, personas.shape[1])).astype(np.float32), k)}
-    table = {name: {key: round(mean_jaccard(s, nb), 4) for key, s in sets.items()} for name, nb in neigh.items()}
-    return {"dataset": args.sanity, "users": n, "k": k, "persona_versions": sorted(versions),
-            "run": run[0] if run else None, "mean_jaccard_with_k_neighbours": table}
+        report = assess(graph, settings, args.sanity, k=10, sample=0, seed=2026, progress=False)
+    run = report.runs[0]
+    overlap = run.overlap or {}
+    table = {ref: {measure: None if row[ref] is None else round(float(row[ref] or 0.0), 4)
+                   for measure, row in overlap.items()} for ref in REFERENCES}
+    return {"dataset": args.sanity, "users": run.users, "k": run.k, "run": run.run,
+            "mean_jaccard_with_k_neighbours": table, "attention": run.attention,
+            "loss": {key: v for key, v in run.loss.items() if key != "curve"}}
 
 
 def main() -> None:

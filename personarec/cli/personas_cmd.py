@@ -1,8 +1,9 @@
-"""``personarec personas train|show|similar|neighbourhood|explain|infer|runs``."""
+"""``personarec personas train|show|similar|neighbourhood|explain|infer|runs|assess``."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -147,3 +148,48 @@ def runs(app: AppContext, limit: int, as_json: bool) -> None:
     from personarec.persona.explore import persona_runs
 
     print_rows(persona_runs(app.graph(), limit), as_json)
+
+
+@personas.command()
+@_DATASET
+@click.option("--run", default=None, help="PersonaRun id, or 'all' for every run of the dataset "
+              "(default: the latest run).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder (default: reports/personas/<dataset>/).")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Nearest users per user.")
+@click.option("--sample", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Users for the cold-start agreement (0: skip it).")
+@click.option("--seed", type=int, default=None, help="Seed of the random references and the sample "
+              "(default: the global seed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_app
+def assess(app: AppContext, dataset: str | None, run: str | None, out_dir: Path | None, k: int, sample: int,
+           seed: int | None, as_json: bool) -> None:
+    """Persona quality report: neighbour overlap vs references, attention entropy, loss, cold-start agreement."""
+    dataset = app.check_dataset(dataset)
+    from personarec.persona.assess import REFERENCES, default_out_dir, write_report
+    from personarec.persona.assess import assess as run_assess
+
+    report = run_assess(app.graph(), app.settings, dataset, run, k=k, sample=sample, seed=seed,
+                        progress=not as_json)
+    paths = write_report(report, out_dir or default_out_dir(report.dataset))
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return
+    for r in report.runs:
+        click.echo(f"run {r.run['id']}: {r.users} users, k = {r.k}")
+        if r.note:
+            click.echo(f"  {r.note}")
+        if r.overlap is not None:
+            items = r.overlap["items"]
+            click.echo("  train-item Jaccard: " + ", ".join(
+                f"{name} {items[ref]:.4f}" for ref, name in REFERENCES.items() if items[ref] is not None))
+        att = r.attention
+        if att["entropy_normalised"] is not None:
+            click.echo(f"  attention entropy {att['entropy_nats']:.3f} nats "
+                       f"({att['entropy_normalised']:.2f} of uniform)")
+        if r.cold_start and r.cold_start.get("mean") is not None:
+            click.echo(f"  cold-start agreement: mean cosine {r.cold_start['mean']:.3f}, "
+                       f"median {r.cold_start['median']:.3f} ({r.cold_start['users']} users)")
+    click.echo("report: " + ", ".join(str(p) for p in paths.values()))

@@ -7,6 +7,7 @@ item embeddings are the cluster centroid plus noise. Each user's last event is `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,13 @@ def build_kg(graph: Graph, n_users: int = 60, n_items: int = 45, groups: int = 3
 @pytest.fixture
 def small_kg(graph: Graph) -> dict[str, Any]:
     return build_kg(graph)
+
+
+@pytest.fixture
+def kg_builder() -> Callable[..., dict[str, Any]]:
+    """:func:`build_kg` itself, for a test that plants a graph of another shape (test modules do not import
+    conftest under --import-mode=importlib)."""
+    return build_kg
 
 
 @pytest.fixture
