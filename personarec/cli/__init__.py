@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "personas": "personarec.cli.personas_cmd:personas",
     "evaluate": "personarec.cli.evaluate_cmd:evaluate",
     "recommend": "personarec.cli.recommend_cmd:recommend",
+    "why": "personarec.cli.recommend_cmd:why",
     "export": "personarec.cli.export_cmd:export",
 }
 

@@ -1,4 +1,10 @@
-"""``personarec recommend``: batch recommendation runs, and listing, comparing and removing them."""
+"""``personarec recommend``: batch recommendation runs, and listing, comparing and removing them;
+``personarec why``: why an item is (or would be) recommended to a user.
+
+``why`` is its own top-level command rather than ``recommend explain``: ``recommend`` is a single
+command whose options start, list, compare and remove runs, and turning it into a group would change
+how those options parse (a group stops at the first bare word), so existing invocations stay as they are.
+"""
 
 from __future__ import annotations
 
@@ -103,3 +109,39 @@ def _persona_inferrer(app: AppContext, dataset: str, recommender: object):
             return None
 
     return infer
+
+
+@click.command()
+@click.argument("user")
+@click.argument("item")
+@click.option("--dataset", "-d", default=None, help="Dataset name; lets you give raw ids (1 instead of ml-100k:1).")
+@click.option("--run", "run_id", default=None, help="Also report the item's rank and score in this recommendation run.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Paths to show.")
+@click.option("--recent", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Most recent train items of the user to look at.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Persona neighbours to look at.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
+@pass_app
+def why(app: AppContext, user: str, item: str, dataset: str | None, run_id: str | None, limit: int, recent: int,
+        k: int, as_json: bool) -> None:
+    """Why ITEM suits USER: ranked KG paths from their recent items and persona neighbours, with a summary."""
+    from personarec.jobs.explain import explain_item, qualify
+
+    dataset = app.check_dataset(dataset)
+    res = explain_item(app.graph(), qualify(user, dataset), qualify(item, dataset), recent=recent, k=k, limit=limit,
+                       run=run_id)
+    if as_json:
+        click.echo(json.dumps(res.as_dict()))
+        return
+    click.echo(f"{res.user} -> {res.item} ({res.title})")
+    click.echo(res.summary)
+    if res.run is not None:
+        click.echo(f"run {res.run.run}: rank {res.run.rank}, score {res.run.score:.4g}" if res.run.recommended
+                   else f"run {res.run.run}: not recommended to {res.user}")
+    hood = (f"{res.neighbours_looked} persona neighbours" if res.has_persona
+            else "no persona neighbours (no persona)")
+    click.echo(f"looked at: {res.recent_looked} most recent train items (at most {res.recent}), {hood}; "
+               f"{res.total_paths} paths, top {len(res.paths)}:")
+    print_rows([{"rank": n, "score": p.score, "kind": p.kind, "path": p.path}
+                for n, p in enumerate(res.paths, start=1)])
