@@ -90,7 +90,9 @@ def test_package_list_names_every_package_folder() -> None:
     for folder, package in MAPPED.items():
         if folder != "personarec":
             assert package_dir.get(package) == folder, f"[tool.setuptools.package-dir] must map {package} = {folder}"
-    found = {package for folder, package in MAPPED.items() if folder == "cypher"}  # data only, no __init__.py
+    # cypher/ is data only (no __init__.py): it and each of its folders are listed as data packages
+    found = {package for folder, package in MAPPED.items() if folder == "cypher"}
+    found |= {f"personarec.cypher.{d.name}" for d in (ROOT / "cypher").iterdir() if d.is_dir()}
     for folder, package in MAPPED.items():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder).parts
