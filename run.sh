@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${PERSONAREC_VENV:-.venv}
-APT_PACKAGES=(openjdk-17-jre-headless maven virtuoso-opensource curl)
+APT_PACKAGES=(openjdk-17-jre-headless maven virtuoso-opensource curl chromium)
 
 log() { printf '[personarec] %s\n' "$*" >&2; }
 
@@ -20,6 +20,7 @@ apt_setup() {
   command -v mvn >/dev/null || missing+=(maven)
   command -v virtuoso-t >/dev/null || missing+=(virtuoso-opensource)
   command -v curl >/dev/null || missing+=(curl)
+  command -v chromium >/dev/null || missing+=(chromium)  # tests/browser/test_browser.py (Neo4j Browser guide)
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then

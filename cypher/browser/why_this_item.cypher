@@ -1,5 +1,5 @@
-// Neo4j Browser: why item $item is recommended to user $user, drawn as a graph. Set the parameters,
-// then paste this query (style: drag cypher/browser/personas.grass onto the window first):
+// personas 5: why item $item is recommended to user $user (graph)
+// Set the parameters (personas_1_set_params.cypher), then run this query (style: personas.grass):
 //   :param user => 'ml-100k:1'
 //   :param item => 'ml-100k:50'
 // It draws user -> their 10 most recent train items -> a shared feature or DBpedia entity (or a direct
