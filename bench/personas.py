@@ -68,7 +68,7 @@ def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, An
     t_prep = time.perf_counter() - t0
     res = fit(prep, settings, seed=seed, progress=False)
     t1 = time.perf_counter()
-    embed_all(res.model, prep)
+    embed_all(res.model, prep, learner=res.learner)
     return {"metapaths": {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)},
             "metapath_s": round(t_prep, 2), "epochs": len(res.loss_curve), "epoch_s": round(res.epoch_seconds, 3),
             "full_batch": prep.x.shape[0] <= settings.persona.full_batch_max,

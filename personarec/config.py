@@ -176,6 +176,21 @@ class PersonaConfig(_Section):
         "embedding", description="Item features: Item.embedding, or a seeded random vector per item "
         "(a documented fallback when `personarec embed items` has not run).")
     seed: int | None = Field(None, description="Training seed; default: the global seed.")
+    learner: Literal["hdgi", "hdgi-struct", "heco"] = Field(
+        "hdgi", description="Persona learner (personarec.persona.learners): 'hdgi' (the paper's HDGI), "
+        "'hdgi-struct' (HDGI with structural corruption and a skip path) or 'heco' (HeCo co-contrastive).")
+    tau: float = Field(0.2, gt=0, description="heco: InfoNCE temperature.")
+    positives: int = Field(8, ge=1, description="heco: positives per user, the user included (top by shared "
+                           "metapath instances in the train split).")
+    heco_positives_from: Literal["items", "metapaths"] = Field(
+        "items", description="heco: count positives on the exact shared train items (U-I-U, cosine-normalised) "
+        "or on the summed, sampled metapath adjacencies (as in HeCo).")
+    heco_intra: float = Field(1.0, ge=0, description="heco: weight of the intra-view (schema-schema) InfoNCE "
+                              "term added to HeCo's cross-view loss (0: HeCo as published).")
+    heco_view: Literal["metapath", "schema", "both"] = Field(
+        "schema", description="heco: the persona is the metapath view (as in HeCo), the network-schema view, "
+        "or both (mean of the two L2-normalised views).")
+    skip: float = Field(1.0, ge=0, description="hdgi-struct: weight of the skip path W_s x in the persona.")
 
 
 class SessionConfig(_Section):

@@ -21,7 +21,7 @@ def _key(raw: str, dataset: str | None) -> str:
 
 @click.group()
 def personas() -> None:
-    """User personas learned with HDGI on the knowledge graph (stored as User.persona)."""
+    """User personas learned on the knowledge graph (HDGI, HDGI-struct or HeCo; stored as User.persona)."""
 
 
 @personas.command()
@@ -30,16 +30,18 @@ def personas() -> None:
 @click.option("--metapath", "metapaths", multiple=True,
               help="Metapath, repeatable (e.g. U-I-U, U-I-Genre-I-U, U-I-Entity-I-U); default: persona.metapaths.")
 @click.option("--seed", type=int, default=None, help="Training seed (default: persona.seed or the global seed).")
+@click.option("--learner", default=None, help="Persona learner: hdgi, hdgi-struct or heco (default: persona.learner).")
 @click.option("--no-write", is_flag=True, help="Train and save the model, but do not write personas to Neo4j.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @pass_app
 def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: tuple[str, ...], seed: int | None,
-          no_write: bool, as_json: bool) -> None:
-    """Export the train-split KG, learn personas with HDGI and write them back in one transaction."""
+          learner: str | None, no_write: bool, as_json: bool) -> None:
+    """Export the train-split KG, learn personas (persona.learner) and write them back in one transaction."""
     # Flags first: a rejected value must not cost a training run nor touch the stored personas.
     settings = app.apply_flags({"persona.epochs": ("--epochs", epochs),
                                 "persona.metapaths": ("--metapath", list(metapaths) or None),
-                                "persona.seed": ("--seed", seed)})
+                                "persona.seed": ("--seed", seed),
+                                "persona.learner": ("--learner", learner)})
     dataset = app.check_dataset(dataset)
     from personarec.persona import train_personas
 
@@ -48,7 +50,8 @@ def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: t
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
         return
-    click.echo(f"run {summary.run_id}: {summary.users} personas of {settings.persona.dimensions} dims, "
+    click.echo(f"run {summary.run_id} ({summary.learner}): {summary.users} personas of "
+               f"{settings.persona.dimensions} dims, "
                f"version {summary.version}, best loss {summary.best_loss:.4f} (epoch {summary.best_epoch} of "
                f"{summary.epochs})")
     click.echo("metapath attention: " + ", ".join(f"{m} {a:.3f}" for m, a in zip(summary.metapaths,

@@ -369,7 +369,8 @@ def _assess_run(graph: Graph, settings: Settings, data: AssessData, info: dict[s
     h, h_norm = attention_entropy(info["attention"] or [])
     attention = {"metapaths": list(info["metapaths"] or []), "beta": [float(b) for b in info["attention"] or []],
                  "entropy_nats": h, "entropy_normalised": h_norm}
-    meta = {key: info[key] for key in ("id", "version", "model", "dataset", "created_at", "model_key", "users")}
+    meta = {key: info.get(key) for key in ("id", "version", "model", "learner", "dataset", "created_at", "model_key",
+                                           "users")}
     picked = [j for j, (uid, holder) in enumerate(zip(ids, holders)) if holder == info["id"] and uid in index]
     dropped = sum(1 for uid, holder in zip(ids, holders) if holder == info["id"] and uid not in index)
     if dropped:
@@ -433,6 +434,7 @@ def to_markdown(a: Assessment) -> str:
     for r in a.runs:
         run = r.run
         lines += [f"## Run {run['id']}", "",
+                  f"Learner {run.get('learner') or 'hdgi'} ({run['model']}). "
                   f"Version {run['version']}, created {run['created_at']}, {r.users} users hold its personas "
                   f"(k = {r.k}).", ""]
         if r.note:
@@ -497,7 +499,7 @@ def plot(a: Assessment, path: Path) -> Path:
         if r.loss["curve"]:
             curve.plot(range(len(r.loss["curve"])), r.loss["curve"], marker=".")
             curve.set_xlabel("epoch")
-            curve.set_ylabel("HDGI loss")
+            curve.set_ylabel(f"{r.run.get('learner') or 'hdgi'} loss")
             if min(r.loss["curve"]) > 0:  # the infomax loss spans orders of magnitude
                 curve.set_yscale("log")
         curve.set_title("loss", fontsize=10)

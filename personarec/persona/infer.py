@@ -4,7 +4,8 @@ A new user is a new row of every metapath adjacency: their features are the mean
 session's items (as for trained users, HDGI's input), their metapath neighbours are the users reached
 from those items along each metapath in Neo4j (at most ``K`` per hop, as in training), and the trained
 per-metapath GCNs and the run's semantic attention ``β`` give the persona (HDGI Eqs. 2 and 6,
-Ren et al. 2019, arXiv 1911.08538) — no retraining.
+Ren et al. 2019, arXiv 1911.08538), completed by the run's learner (a skip path, HeCo's network-schema
+view of ``x``; :mod:`personarec.persona.learners`) — no retraining.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from personarec import store
 from personarec.config import Settings
 from personarec.graph.connection import Graph
 from personarec.graph.export import ENTITY_RELS, ITEM_RELS
+from personarec.persona.learners import make_learner
 from personarec.persona.metapath import Metapath
-from personarec.persona.model import HDGI
 from personarec.persona.train import PersonaError, _small_op_threads
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,11 @@ class PersonaEncoder:
     """A trained run's encoder, loaded from the model store key its ``PersonaRun.model_key`` names."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        self.model = HDGI(meta["in_channels"], meta["hidden_channels"], len(meta["metapaths"]),
-                          meta["attention_channels"])
+        # the run's learner and its options rebuild the same module (models saved before learners: HDGI)
+        self.learner = make_learner(meta.get("learner", "hdgi"), meta.get("learner_options"))
+        self.in_channels = int(meta["in_channels"])
+        self.model = self.learner.build(self.in_channels, meta["hidden_channels"], len(meta["metapaths"]),
+                                        meta["attention_channels"])
         self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         self.model.eval()
         self.metapaths = [Metapath(mp["name"], mp["kind"], mp["label"],
@@ -52,6 +56,7 @@ class PersonaEncoder:
         self.item_features: str = meta["item_features"]
         self.item_x = tensors["item_x"].float() if "item_x" in tensors else None
         self.item_index = {i: k for k, i in enumerate(meta["item_ids"])} if meta.get("item_ids") else None
+        self.num_items = len(meta["item_ids"]) if meta.get("item_ids") else 0
 
     @classmethod
     def load(cls, store_root: Path, key: str, sha256: str | None = None) -> PersonaEncoder:
@@ -60,7 +65,7 @@ class PersonaEncoder:
 
     def item_features_of(self, graph: Graph, item_ids: list[str]) -> tuple[torch.Tensor, list[str]]:
         """Features of the known session items (unknown ids are dropped) and the ids kept."""
-        if self.item_index is not None and self.item_x is not None:
+        if self.item_index is not None and self.item_x is not None:  # random item features travel in the store
             kept = [i for i in item_ids if i in self.item_index]
             rows = torch.tensor([self.item_index[i] for i in kept], dtype=torch.long)
             return self.item_x[rows], kept
@@ -68,7 +73,7 @@ class PersonaEncoder:
         kept = [r["id"] for r in found if r["embedding"] is not None]
         vecs = [r["embedding"] for r in found if r["embedding"] is not None]
         if not vecs:
-            return torch.empty(0, self.model.in_channels), []
+            return torch.empty(0, self.in_channels), []
         return torch.tensor(np.asarray(vecs, dtype=np.float32)), kept
 
     def neighbours(self, graph: Graph, mp: Metapath, item_ids: list[str]) -> list[str]:
@@ -95,7 +100,8 @@ class PersonaEncoder:
                                "check the ids (e.g. 'ml-100k:50').")
         x_new = x_items.mean(dim=0, keepdim=True)
         hs = []
-        for j, (mp, gcn) in enumerate(zip(self.metapaths, self.model.gcns, strict=True)):
+        gcns: Any = self.model.gcns
+        for j, (mp, gcn) in enumerate(zip(self.metapaths, gcns, strict=True)):
             nbrs = torch.tensor([self.user_index[u] for u in self.neighbours(graph, mp, kept)], dtype=torch.long)
             d_new = float(len(nbrs) + 1)  # + self loop, as in training's D^-1/2 (B + I) D^-1/2
             x = torch.cat([x_new, self.user_x[nbrs]], dim=0)
@@ -104,7 +110,13 @@ class PersonaEncoder:
                                                        torch.arange(len(w))]), w, (1, len(w)), check_invariants=False)
             hs.append(gcn(x, adj))
         stacked = torch.stack(hs, dim=0)  # [P, 1, C]
-        h = (self.beta.view(-1, 1, 1) * stacked).sum(dim=0)  # β of the run: attention is global
+        items = None
+        if self.learner.uses_items and self.item_index is not None:
+            known = [self.item_index[i] for i in kept if i in self.item_index]  # new items: features only
+            idx = torch.tensor([[0] * len(known), known], dtype=torch.long).reshape(2, -1)
+            items = torch.sparse_coo_tensor(idx, torch.full((len(known),), 1.0 / max(len(known), 1)),
+                                            (1, self.num_items), check_invariants=False).coalesce()
+        h = self.learner.persona(self.model, stacked, self.beta, x_new, items)  # β of the run: attention is global
         return h[0].numpy().astype(np.float32)
 
 

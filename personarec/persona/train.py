@@ -1,4 +1,7 @@
-"""Train HDGI personas on the exported knowledge graph and write them back to Neo4j atomically.
+"""Train personas on the exported knowledge graph and write them back to Neo4j atomically.
+
+The learner (``persona.learner``: HDGI, HDGI-struct or HeCo, :mod:`personarec.persona.learners`) brings
+the module, the corruption/positives and the loss; everything here is shared by all of them.
 
 Entry point: :func:`train_personas` (``personarec personas train``). The steps are also usable on their
 own: :func:`prepare` (metapath adjacencies), :func:`fit` (training with early stopping),
@@ -29,6 +32,15 @@ from personarec.errors import PersonarecError
 from personarec.graph.connection import Graph, translate_errors
 from personarec.graph.cypher import statement
 from personarec.graph.export import KGExport, export_graph
+from personarec.persona.learners import (
+    Batch,
+    Learner,
+    gather,
+    item_rows,
+    learner_from_config,
+    make_learner,
+    torch_sparse,
+)
 from personarec.persona.metapath import (
     Metapath,
     hop_matrices,
@@ -36,12 +48,11 @@ from personarec.persona.metapath import (
     normalize_adjacency,
     resolve_metapaths,
 )
-from personarec.persona.model import HDGI
 from personarec.store import ModelRef
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "HDGI"
+MODEL_NAME = "HDGI"  # the reference learner's model name (PersonaRun.model of `hdgi` runs)
 
 
 class PersonaError(PersonarecError):
@@ -58,6 +69,8 @@ class PreparedGraph:
         degrees: the degrees used to normalise each ``Â^Φ`` (for cold-start inference).
         metapaths: the metapaths, aligned with ``adjs``.
         user_ids: Neo4j ids of the rows.
+        counts: ``A^Φ`` per metapath before normalisation (path counts; HeCo's positives).
+        ui: the binary users x items matrix of the train interactions (HeCo's network-schema view).
     """
 
     x: torch.Tensor
@@ -65,17 +78,20 @@ class PreparedGraph:
     degrees: list[np.ndarray]
     metapaths: list[Metapath]
     user_ids: list[str]
+    counts: list[sp.csr_matrix] = field(default_factory=list)
+    ui: sp.csr_matrix | None = None
 
 
 @dataclass
 class FitResult:
     """Training outcome: the best model state, the loss per epoch and the epoch of the best loss."""
 
-    model: HDGI
+    model: torch.nn.Module
     loss_curve: list[float]
     best_epoch: int
     best_loss: float
     epoch_seconds: float
+    learner: Learner = field(default_factory=lambda: make_learner("hdgi"))
 
 
 @dataclass
@@ -85,6 +101,7 @@ class PersonaRunSummary:
     run_id: str
     version: int
     dataset: str | None
+    learner: str
     users: int
     items: int
     metapaths: list[str]
@@ -105,39 +122,29 @@ class PersonaRunSummary:
 def prepare(export: KGExport, metapaths: list[str], k: int | None, seed: int) -> PreparedGraph:
     """Resolve ``metapaths`` on ``export`` and compute each bounded, normalised adjacency."""
     mps = resolve_metapaths(metapaths, export)
-    adjs, degs = [], []
+    adjs, degs, counts = [], [], []
     for j, mp in enumerate(mps):
         adj = metapath_adjacency(hop_matrices(export, mp), k=k, seed=seed + j)
         norm, deg = normalize_adjacency(adj)
         adjs.append(norm)
         degs.append(deg)
+        counts.append(adj)
         log.info("metapath %s: %d edges (%.1f per user)", mp.name, adj.nnz, adj.nnz / max(adj.shape[0], 1))
-    return PreparedGraph(export.data["user"].x, adjs, degs, mps, export.ids["user"])
+    ei = export.data["user", "interacted", "item"].edge_index.numpy()
+    ui = sp.csr_matrix((np.ones(ei.shape[1], dtype=np.float32), (ei[0], ei[1])),
+                       shape=(export.num_nodes("user"), export.num_nodes("item")))
+    ui.data[:] = 1.0  # a repeated interaction counts once
+    return PreparedGraph(export.data["user"].x, adjs, degs, mps, export.ids["user"], counts, ui)
 
 
-def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:
-    m = m.tocoo()
-    idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), m.shape,
-                                   check_invariants=False).coalesce()
+_torch_csr = torch_sparse  # the former private names, kept for callers of this module
 
 
 def _batch(prep: PreparedGraph, rows: np.ndarray, perm: torch.Tensor | None
            ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
     """Per metapath: the rows of ``Â^Φ`` for ``rows`` restricted to the columns they touch, those
     columns' features, and (with ``perm``) the corrupted features ``X[perm]`` of the same columns."""
-    xs, xs_c, adjs = [], [], []
-    for adj in prep.adjs:
-        sub = adj[rows]
-        cols = np.unique(sub.indices)
-        remap = np.full(adj.shape[1], -1, dtype=np.int64)
-        remap[cols] = np.arange(len(cols))
-        sub = sp.csr_matrix((sub.data, remap[sub.indices], sub.indptr), shape=(len(rows), len(cols)))
-        adjs.append(_torch_csr(sub))
-        cols_t = torch.from_numpy(cols)
-        xs.append(prep.x[cols_t])
-        xs_c.append(prep.x[perm[cols_t]] if perm is not None else xs[-1])
-    return xs, xs_c, adjs
+    return gather(prep.adjs, prep.x, rows, perm)
 
 
 @contextmanager
@@ -155,8 +162,8 @@ def _small_op_threads(work: int, threshold: int = 5_000_000) -> Iterator[None]:
 
 def fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool = True,
         on_epoch: Callable[[int, float], None] | None = None) -> FitResult:
-    """Train HDGI with Adam and early stopping on the loss (patience); full batch up to
-    ``persona.full_batch_max`` users, else shuffled mini-batches of ``persona.batch_size`` users."""
+    """Train the learner ``persona.learner`` with Adam and early stopping on the loss (patience); full
+    batch up to ``persona.full_batch_max`` users, else shuffled mini-batches of ``persona.batch_size`` users."""
     with _small_op_threads(prep.x.numel()):
         return _fit(prep, settings, seed=seed, progress=progress, on_epoch=on_epoch)
 
@@ -168,7 +175,9 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     n = prep.x.shape[0]
-    model = HDGI(prep.x.shape[1], cfg.dimensions, len(prep.adjs), cfg.attention_dim)
+    learner = learner_from_config(cfg)
+    learner.setup(prep, seed)
+    model = learner.build(prep.x.shape[1], cfg.dimensions, len(prep.adjs), cfg.attention_dim)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch = n if n <= cfg.full_batch_max else cfg.batch_size
     full = batch >= n
@@ -177,22 +186,20 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
     best, best_state, best_epoch, wait = float("inf"), copy.deepcopy(model.state_dict()), 0, 0
     curve: list[float] = []
     t0 = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc="HDGI", unit=" epoch", disable=not progress, leave=False)
+    bar = tqdm(range(cfg.epochs), desc=cfg.learner, unit=" epoch", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        perm = torch.randperm(n, generator=gen)  # corruption: row-shuffle of X, adjacency kept
+        learner.start_epoch(n, gen)
         order = np.arange(n) if full else rng.permutation(n)
         total, count = 0.0, 0
         for start in range(0, n, batch):
             rows = order[start:start + batch]
             if full:
-                x_c = prep.x[perm]
-                xs, xs_c, adjs = [prep.x] * len(full_adjs), [x_c] * len(full_adjs), full_adjs
+                step = Batch(rows, prep.x, [prep.x] * len(full_adjs), full_adjs)
             else:
-                xs, xs_c, adjs = _batch(prep, rows, perm)
+                step = Batch.of_rows(prep.adjs, prep.x, rows)
             opt.zero_grad()
-            pos, neg, s = model(xs, xs_c, adjs)
-            loss = model.loss(pos, neg, s)
+            loss = learner.loss(model, prep, step, full_adjs if full else None)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(rows)
@@ -213,21 +220,26 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
     bar.close()
     model.load_state_dict(best_state)
     secs = (time.perf_counter() - t0) / max(len(curve), 1)
-    return FitResult(model, curve, best_epoch, best, secs)
+    return FitResult(model, curve, best_epoch, best, secs, learner)
 
 
 @torch.no_grad()
-def embed_all(model: HDGI, prep: PreparedGraph, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Personas of every user and the metapath attention ``β`` computed over all users (Eqs. 4-6)."""
+def embed_all(model: torch.nn.Module, prep: PreparedGraph, batch_size: int = 8192,
+              learner: Learner | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Personas of every user and the metapath attention ``β`` computed over all users (HDGI Eqs. 4-6);
+    ``learner`` (default: HDGI) turns them into the persona (e.g. adds a skip path)."""
+    learner = learner or make_learner("hdgi")
     model.eval()
     n = prep.x.shape[0]
     hs = []
     with _small_op_threads(prep.x.numel()):
         for start in range(0, n, batch_size):
             xs, _, adjs = _batch(prep, np.arange(start, min(n, start + batch_size)), None)
-            hs.append(model.metapath_embeddings(xs, adjs))
+            hs.append(model.metapath_embeddings(xs, adjs))  # type: ignore[operator]
         stacked = torch.cat(hs, dim=1)  # [P, N, C]
-        h, beta = model.attention(stacked)
+        _, beta = model.attention(stacked)  # type: ignore[operator]
+        items = item_rows(prep.ui, np.arange(n)) if learner.uses_items and prep.ui is not None else None
+        h = learner.persona(model, stacked, beta, prep.x, items)
     return h.numpy().astype(np.float32), beta.numpy().astype(np.float64)
 
 
@@ -254,7 +266,7 @@ def write_back(graph: Graph, user_ids: list[str], personas: np.ndarray, run: dic
                 rows = [{"id": uid, "persona": vec.tolist()} for uid, vec in
                         zip(user_ids[start:start + batch_size], personas[start:start + batch_size], strict=True)]
                 tx.run(query, rows=rows, version=version, run=run["id"]).consume()
-            tx.run(run_query, **{**run, "version": version}).consume()
+            tx.run(run_query, **{"learner": "hdgi", **run, "version": version}).consume()
             tx.commit()
     return version
 
@@ -284,6 +296,7 @@ def model_parts(fitres: FitResult, prep: PreparedGraph, beta: np.ndarray, settin
     """What cold-start inference needs, as tensors (weights, degrees, features) and plain-JSON metadata
     (sizes, metapaths, β, user and item ids)."""
     random_items = settings.persona.item_features == "random"
+    keep_items = random_items or fitres.learner.uses_items
     tensors = {f"model.{k}": v for k, v in fitres.model.state_dict().items()}
     tensors.update({f"degrees.{j}": torch.from_numpy(np.asarray(d)) for j, d in enumerate(prep.degrees)})
     # float16 halves the file; features only feed one linear layer at inference
@@ -291,7 +304,9 @@ def model_parts(fitres: FitResult, prep: PreparedGraph, beta: np.ndarray, settin
     if random_items:
         tensors["item_x"] = export.data["item"].x.to(torch.float16)
     meta = {
-        "model": MODEL_NAME,
+        "model": type(fitres.learner).model_name,
+        "learner": fitres.learner.name,
+        "learner_options": fitres.learner.options,
         "in_channels": int(prep.x.shape[1]),
         "hidden_channels": settings.persona.dimensions,
         "attention_channels": settings.persona.attention_dim,
@@ -299,7 +314,7 @@ def model_parts(fitres: FitResult, prep: PreparedGraph, beta: np.ndarray, settin
         "beta": [float(b) for b in beta],
         "user_ids": list(prep.user_ids),
         "item_features": settings.persona.item_features,
-        "item_ids": list(export.ids["item"]) if random_items else None,
+        "item_ids": list(export.ids["item"]) if keep_items else None,
         "max_neighbors": settings.persona.max_neighbors,
         "dataset": export.dataset,
     }
@@ -315,7 +330,8 @@ def save_model(store_root: Path, key: str, fitres: FitResult, prep: PreparedGrap
 def train_personas(graph: Graph, settings: Settings, dataset: str | None = None, *, progress: bool = True,
                    write: bool = True, export: KGExport | None = None,
                    echo: Callable[[str], None] | None = None) -> PersonaRunSummary:
-    """Export the train-split KG, learn HDGI personas and write them back with a ``PersonaRun``.
+    """Export the train-split KG, learn personas with ``persona.learner`` and write them back with a
+    ``PersonaRun`` (which records the learner).
 
     Args:
         graph: an open graph.
@@ -345,15 +361,15 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
     t = time.perf_counter()
     fitres = fit(prep, settings, seed=seed, progress=progress)
     times["train"] = time.perf_counter() - t
-    personas, beta = embed_all(fitres.model, prep)
+    personas, beta = embed_all(fitres.model, prep, learner=fitres.learner)
     say(f"trained {len(fitres.loss_curve)} epochs in {times['train']:.1f} s; best loss "
         f"{fitres.best_loss:.4f} at epoch {fitres.best_epoch}")
-    run_id = f"hdgi-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    run_id = f"{cfg.learner}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     ref = save_model(settings.model_store, f"personas/{run_id}", fitres, prep, beta, settings, export)
     version = 0
     if write:
         t = time.perf_counter()
-        run = {"id": run_id, "model": MODEL_NAME, "dataset": dataset,
+        run = {"id": run_id, "model": type(fitres.learner).model_name, "learner": cfg.learner, "dataset": dataset,
                "config": json.dumps({**cfg.model_dump(mode="json"), "seed": seed}, sort_keys=True),
                "loss_curve": [float(v) for v in fitres.loss_curve],
                "metapaths": [mp.name for mp in prep.metapaths], "attention": [float(b) for b in beta],
@@ -362,7 +378,8 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
         version = write_back(graph, prep.user_ids, personas, run)
         times["write"] = time.perf_counter() - t
         say(f"wrote {len(prep.user_ids)} personas (version {version}, run {run_id}) in {times['write']:.1f} s")
-    return PersonaRunSummary(run_id=run_id, version=version, dataset=dataset, users=len(prep.user_ids),
+    return PersonaRunSummary(run_id=run_id, version=version, dataset=dataset, learner=cfg.learner,
+                             users=len(prep.user_ids),
                              items=len(export.ids["item"]), metapaths=[mp.name for mp in prep.metapaths],
                              attention=[float(b) for b in beta], edges=edges, epochs=len(fitres.loss_curve),
                              best_epoch=fitres.best_epoch, best_loss=fitres.best_loss,
