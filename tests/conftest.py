@@ -43,28 +43,16 @@ SPARQL_FIXTURES = frozenset({"sparql_endpoint"})
 # Tests that start a server themselves, without the fixtures: node-id prefixes relative to tests/. (A new
 # such test may instead carry ``pytest.mark.neo4j`` itself; in the unit tier the guard below catches one
 # that does neither.)
-SERVER_TESTS = {
-    "server/test_manager.py::test_start_twice_status_browser_and_clean_stop": "neo4j",
-    "server/test_manager.py::test_home_is_private_and_the_password_never_on_a_command_line": "neo4j",
-    "load/test_delete_dense.py::": "neo4j",
-    "graph/test_connection.py::test_server_killed_mid_query_fails_fast_in_one_line": "neo4j",
-    "server/test_virtuoso.py::": "sparql",
-}
-_TESTS_DIR = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the server tiers: ``neo4j`` and ``sparql`` from the fixtures a test uses (and SERVER_TESTS)."""
+    """Mark the server tiers ``neo4j`` and ``sparql`` from the fixtures a test uses; a test that starts a
+    server of its own carries the marker itself."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        try:
-            rel = item.path.resolve().relative_to(_TESTS_DIR).as_posix() + "::" + item.nodeid.split("::", 1)[-1]
-        except ValueError:
-            rel = item.nodeid
-        extra = {marker for prefix, marker in SERVER_TESTS.items() if rel.startswith(prefix)}
-        if names & NEO4J_FIXTURES or "neo4j" in extra:
+        if names & NEO4J_FIXTURES:
             item.add_marker(pytest.mark.neo4j)
-        if names & SPARQL_FIXTURES or "sparql" in extra:
+        if names & SPARQL_FIXTURES:
             item.add_marker(pytest.mark.sparql)
 
 
@@ -81,8 +69,8 @@ def _server_tier_guard(request: pytest.FixtureRequest) -> Iterator[None]:
             def refuse(cmd: list[str], *args: object, _tier: str = tier, **kwargs: object) -> int:
                 program = Path(str(list(cmd)[0])).name if cmd else "?"
                 pytest.fail(f"{os.environ.get('PYTEST_CURRENT_TEST', 'this test')} launches a server ({program}) in "
-                            f"a run without the {_tier} tier: mark it {_tier} (pytest.mark.{_tier} or "
-                            "SERVER_TESTS in tests/conftest.py)", pytrace=False)
+                            f"a run without the {_tier} tier: mark it with pytest.mark.{_tier} "
+                            "in its file.", pytrace=False)
             mp.setattr(f"{module}.spawn", refuse)
         yield
 

@@ -38,7 +38,7 @@ from personarec.persona.learners import Batch, Learner, item_rows
 from personarec.persona.model import MetapathGCN, SemanticAttention
 
 if TYPE_CHECKING:
-    from personarec.persona.train import PreparedGraph
+    from personarec.persona.metapath import PreparedGraph
 
 
 def positives(counts: list[sp.csr_matrix], p: int, seed: int, cosine: bool = True) -> sp.csr_matrix:

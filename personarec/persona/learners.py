@@ -27,7 +27,7 @@ from personarec.config import PersonaConfig
 from personarec.persona.model import HDGI
 
 if TYPE_CHECKING:
-    from personarec.persona.train import PreparedGraph
+    from personarec.persona.metapath import PreparedGraph
 
 LearnerName = Literal["hdgi", "hdgi-struct", "heco"]
 #: Learner name -> ``module:Class`` (imported on demand: the learner modules import this one).

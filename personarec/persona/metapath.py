@@ -19,13 +19,17 @@ Metapath syntax (``settings.persona.metapaths``):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from personarec.errors import PersonarecError
 from personarec.graph.export import ENTITY_RELS, FEATURE_LABELS, KGExport
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -213,3 +217,26 @@ def normalize_adjacency(adj: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     inv = 1.0 / np.sqrt(deg)
     norm = sp.diags(inv) @ b @ sp.diags(inv)
     return norm.tocsr().astype(np.float32), deg
+
+
+@dataclass
+class PreparedGraph:
+    """What HDGI trains on: user features and one normalised adjacency per metapath.
+
+    Attributes:
+        x: user features ``[N, F]``.
+        adjs: ``Â^Φ`` per metapath (scipy CSR, ``N x N``).
+        degrees: the degrees used to normalise each ``Â^Φ`` (for cold-start inference).
+        metapaths: the metapaths, aligned with ``adjs``.
+        user_ids: Neo4j ids of the rows.
+        counts: ``A^Φ`` per metapath before normalisation (path counts; HeCo's positives).
+        ui: the binary users x items matrix of the train interactions (HeCo's network-schema view).
+    """
+
+    x: torch.Tensor
+    adjs: list[sp.csr_matrix]
+    degrees: list[np.ndarray]
+    metapaths: list[Metapath]
+    user_ids: list[str]
+    counts: list[sp.csr_matrix] = field(default_factory=list)
+    ui: sp.csr_matrix | None = None

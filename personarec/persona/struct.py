@@ -29,7 +29,7 @@ from personarec.persona.learners import Batch, Learner, restrict
 from personarec.persona.model import HDGI
 
 if TYPE_CHECKING:
-    from personarec.persona.train import PreparedGraph
+    from personarec.persona.metapath import PreparedGraph
 
 
 def rewire(adj: sp.csr_matrix, rows: np.ndarray, perm: np.ndarray) -> sp.csr_matrix:

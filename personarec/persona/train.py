@@ -42,7 +42,7 @@ from personarec.persona.learners import (
     torch_sparse,
 )
 from personarec.persona.metapath import (
-    Metapath,
+    PreparedGraph,
     hop_matrices,
     metapath_adjacency,
     normalize_adjacency,
@@ -57,29 +57,6 @@ MODEL_NAME = "HDGI"  # the reference learner's model name (PersonaRun.model of `
 
 class PersonaError(PersonarecError):
     """Personas cannot be trained, written or inferred."""
-
-
-@dataclass
-class PreparedGraph:
-    """What HDGI trains on: user features and one normalised adjacency per metapath.
-
-    Attributes:
-        x: user features ``[N, F]``.
-        adjs: ``Â^Φ`` per metapath (scipy CSR, ``N x N``).
-        degrees: the degrees used to normalise each ``Â^Φ`` (for cold-start inference).
-        metapaths: the metapaths, aligned with ``adjs``.
-        user_ids: Neo4j ids of the rows.
-        counts: ``A^Φ`` per metapath before normalisation (path counts; HeCo's positives).
-        ui: the binary users x items matrix of the train interactions (HeCo's network-schema view).
-    """
-
-    x: torch.Tensor
-    adjs: list[sp.csr_matrix]
-    degrees: list[np.ndarray]
-    metapaths: list[Metapath]
-    user_ids: list[str]
-    counts: list[sp.csr_matrix] = field(default_factory=list)
-    ui: sp.csr_matrix | None = None
 
 
 @dataclass

@@ -99,6 +99,7 @@ def test_server_notifications_are_debug_not_warnings(graph, caplog: pytest.LogCa
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name == "personarec.graph.driver")
 
 
+@pytest.mark.neo4j  # starts (and kills) its own server
 def test_server_killed_mid_query_fails_fast_in_one_line(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     from personarec.server import ManagedNeo4j, private_server
     from personarec.server.process import pid_alive

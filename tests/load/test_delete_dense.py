@@ -20,6 +20,8 @@ from personarec.graph import Graph, connect
 from personarec.server import ManagedNeo4j
 from personarec.server.process import free_port
 
+pytestmark = pytest.mark.neo4j  # starts its own server with a small transaction memory cap
+
 PASSWORD = "dense-test-password"
 FAN_OUT = 30_000  # edges per hub: a node-batched delete of one hub needs well over 40 MiB
 

@@ -24,6 +24,7 @@ def _settings(home: Path, **env: str):
     return load_settings(env={**base, **env})
 
 
+@pytest.mark.neo4j  # starts its own server
 def test_start_twice_status_browser_and_clean_stop(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "home")
     server = ManagedNeo4j(settings.server)  # no password given: generated into a 0600 file
@@ -90,6 +91,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.neo4j  # starts its own server
 def test_home_is_private_and_the_password_never_on_a_command_line(tmp_path: Path) -> None:
     """Probe 8: an old world-readable home is tightened to 0700, the server's new files are owner-only,
     and the initial password reaches neo4j-admin through a 0600 @file, not argv (visible in ``ps``)."""

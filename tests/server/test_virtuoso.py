@@ -15,7 +15,8 @@ from personarec.errors import ServerError
 from personarec.server.process import free_port
 from personarec.server.virtuoso import ManagedVirtuoso
 
-pytestmark = pytest.mark.skipif(not ManagedVirtuoso.available(), reason="virtuoso-t / isql-vt not installed")
+pytestmark = [pytest.mark.sparql,  # starts its own Virtuoso
+              pytest.mark.skipif(not ManagedVirtuoso.available(), reason="virtuoso-t / isql-vt not installed")]
 
 TRIPLES = """<http://dbpedia.org/resource/Heat_(1995_film)> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://dbpedia.org/ontology/Film> .
 <http://dbpedia.org/resource/Heat_(1995_film)> <http://www.w3.org/2000/01/rdf-schema#label> "Heat (1995 film)"@en .
