@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from personarec import store
-from personarec.protocol import mask_history
+from personarec.protocol import mask_history, mean_item_vectors
 from personarec.session.data import SequenceData, history_vectors
 from personarec.session.popular import MostPopular
 from personarec.session.rerank import rerank, top_candidates
@@ -77,8 +77,7 @@ class TrainedModels:
         """Mean LLM item embedding per session (the baseline's user vector for sessions without a user)."""
         if self.item_vectors is None:
             return None
-        return np.stack([self.item_vectors[s].mean(0) if len(s) else np.zeros(self.item_vectors.shape[1],
-                                                                              dtype=np.float32) for s in sessions])
+        return mean_item_vectors(sessions, self.item_vectors)
 
     def candidates(self, sessions: Sequence[np.ndarray], personas: np.ndarray | None,
                    k: int | None = None, exclude: Sequence[np.ndarray] | None = None
