@@ -7,6 +7,8 @@ reach the best validation NDCG@10. Also reports most-popular as the protocol che
 
     nice .venv/bin/python bench/sasrec.py --dataset ml-100k [--epochs 200] [--out bench/results/x.json]
     nice .venv/bin/python bench/sasrec.py --dataset beauty --valid-users 5000
+    .venv/bin/python bench/sasrec.py --dataset beauty --loss sampled --negatives 4096 --lr 0.002 --patience 6 \\
+        --valid-users 6000 --device cpu      # sampled softmax (personarec.session.losses)
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--valid-users", type=int, default=None)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training at most")
+    parser.add_argument("--loss", default="full", choices=["auto", "full", "sampled"])
+    parser.add_argument("--negatives", type=int, default=256)
+    parser.add_argument("--sampler", default="popularity", choices=["uniform", "popularity"])
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -63,7 +70,9 @@ def main() -> None:
     data = load(args.dataset, args.data_dir)
     pop = MostPopular().train(data)
     cfg = SASRecConfig(epochs=args.epochs, patience=args.patience, seed=args.seed,
-                       valid_users=args.valid_users, time_limit_s=args.time_limit, progress=False)
+                       valid_users=args.valid_users, time_limit_s=args.time_limit, progress=False,
+                       loss=args.loss, negatives=args.negatives, negative_sampler=args.sampler, lr=args.lr,
+                       device=args.device)
     t0 = time.perf_counter()
     model = SASRec(cfg).train(data)
     train_s = time.perf_counter() - t0
@@ -72,7 +81,7 @@ def main() -> None:
         "dataset": args.dataset, "users": data.n_users, "items": data.n_items,
         "protocol": "leave-one-out, full ranking, history masked (train+valid for test), target never masked",
         "most_popular_test": pop.evaluate(data, "test"),
-        "sasrec_test": model.evaluate(data, "test"),
+        "sasrec_test": model.evaluate(data, "test"), "loss": model.loss_info(),
         "sasrec_valid": model.evaluate(data, "valid"),
         "epochs_run": len(model.history_), "best_epoch": model.best_epoch_,
         "seconds_per_epoch_train": model.epoch_seconds_,

@@ -191,6 +191,9 @@ class PersonaConfig(_Section):
         "schema", description="heco: the persona is the metapath view (as in HeCo), the network-schema view, "
         "or both (mean of the two L2-normalised views).")
     skip: float = Field(1.0, ge=0, description="hdgi-struct: weight of the skip path W_s x in the persona.")
+    nproc: int = Field(1, ge=1, description="Training processes on this machine (`personas train --nproc`): "
+                       ">1 trains data-parallel with torch.distributed (gloo), each process one shard of every "
+                       "batch; under torchrun the launcher's WORLD_SIZE decides instead.")
 
 
 class SessionConfig(_Section):
@@ -207,6 +210,28 @@ class SessionConfig(_Section):
     fusion: float = Field(0.0, ge=0, le=1, description="Generator weight in the rerank score fusion (0: SASRec only).")
     device: str = Field("auto", description="torch device for the session models: auto (CUDA when available), "
                         "cpu, cuda, cuda:1, …")
+    loss: Literal["auto", "full", "sampled"] = Field(
+        "auto", description="SASRec training loss: full (softmax over every item), sampled (softmax against "
+        "`negatives` items shared per batch), auto (full up to 5,000 items on a CPU and 100,000 on CUDA, "
+        "sampled above; docs/evaluation.md). Validation and test always rank all items.")
+    negatives: int = Field(256, gt=0, description="Negatives per batch for the sampled loss (eSASRec: 256).")
+    negative_sampler: Literal["uniform", "popularity"] = Field(
+        "popularity", description="Sampled-loss negatives: uniform, or by train popularity with logQ correction.")
+    retrieval: Literal["auto", "exact", "ann"] = Field(
+        "auto", description="Candidate retrieval in recommend: exact (score every item), ann (FAISS item index "
+        "+ exact re-scoring of what it returns), auto (ann from ann_min_items items on). Evaluation always "
+        "ranks all items.")
+    ann_min_items: int = Field(100_000, gt=0, description="Catalogue size from which retrieval=auto uses the "
+                               "item index (the measured crossover, bench/README.md).")
+    ann_index: Literal["ivf", "hnsw"] = Field("ivf", description="FAISS index: ivf (IVF-flat, inner product) "
+                                              "or hnsw (HNSW-flat, inner product).")
+    ann_nlist: int | None = Field(None, gt=0, description="IVF cells; None: 4 x the square root of the item count.")
+    ann_nprobe: int = Field(256, gt=0, description="IVF cells scanned per query (recall vs speed).")
+    ann_hnsw_m: int = Field(32, gt=0, description="HNSW neighbours per node.")
+    ann_ef_construction: int = Field(64, gt=0, description="HNSW build beam width.")
+    ann_ef_search: int = Field(256, gt=0, description="HNSW query beam width (at least the items fetched).")
+    ann_margin: int = Field(32, gt=0, description="Items fetched beyond k plus the session's own (masked) "
+                            "items, room for the exact re-scoring.")
 
 
 class EvalConfig(_Section):
@@ -217,8 +242,28 @@ class EvalConfig(_Section):
                                  "of items by train count.")
     sparse_quantile: float = Field(0.25, gt=0, lt=1, description="Sparse users: train history at or below this "
                                    "quantile of history lengths.")
-    jobs: int = Field(1, ge=1, description="Seeds trained at once in separate processes (a GPU or several CPU "
-                      "cores fit more than one of these small models); 1 trains them one after another.")
+    jobs: int = Field(2, ge=1, description="Seeds trained at once in separate processes (a GPU or several CPU "
+                      "cores fit more than one of these small models); with fewer seeds than jobs, a seed's SASRec "
+                      "variants are trained side by side instead; 1 trains everything one after another.")
+
+
+class SparkConfig(_Section):
+    """Apache Spark with the Neo4j Connector for Apache Spark (``--engine spark``; ``personarec.spark``)."""
+
+    master: str = Field("local[*]", description="Spark master URL: local[N], spark://host:7077, yarn, k8s://…; "
+                        "`--master` overrides it. Ignored under spark-submit, which sets its own.")
+    jar_cache: Path = Field(default_factory=lambda: default_home() / "spark-jars",
+                            description="Where `run.sh setup` puts the connector jar fetched from Maven Central "
+                            "(one folder per connector version); Spark never downloads packages at run time.")
+    connector_version: str = Field("5.0.3_for_spark_3", description="org.neo4j:neo4j-connector-apache-spark_2.12 "
+                                   "version (must match pyspark's Scala 2.12; 5.0.3 is the newest _2.12 on Central).")
+    partitions: int | None = Field(None, gt=0, description="Scoring partitions (tasks); None: twice Spark's default "
+                                   "parallelism, at most one per batch.")
+    read_partitions: int = Field(4, gt=0, description="Partitions of each connector read (users, histories).")
+    torch_threads: int = Field(1, gt=0, description="torch threads per Spark task (one task per core, so 1 avoids "
+                               "oversubscribing the executor's cores).")
+    driver_memory: str = Field("2g", description="spark.driver.memory for local masters (the driver is the "
+                               "executor there).")
 
 
 class Settings(BaseSettings):
@@ -235,6 +280,7 @@ class Settings(BaseSettings):
     persona: PersonaConfig = Field(default_factory=PersonaConfig)
     session: SessionConfig = Field(default_factory=SessionConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
     data_dir: Path | None = Field(
         None, description="Folder of local datasets (docs/loading.md lists the layout); env PERSONAREC_DATA_DIR."
     )
@@ -311,6 +357,34 @@ def _sources(request: _Request) -> Iterator[_Request]:
         yield request
     finally:
         _REQUEST.reset(token)
+
+
+@dataclass(frozen=True)
+class TorchrunEnv:
+    """Where this process sits in a ``torchrun`` (torch.distributed elastic) launch."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+
+
+def torchrun_env(env: Mapping[str, str] | None = None) -> TorchrunEnv | None:
+    """This process's rank from the variables ``torchrun`` sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``);
+    ``None`` when they are absent. ``MASTER_ADDR``/``MASTER_PORT`` are left to torch's ``env://``
+    rendezvous, which reads them itself (together with the agent-store flag torchrun sets)."""
+    env = os.environ if env is None else env
+    if not env.get("RANK") or not env.get("WORLD_SIZE"):
+        return None
+    try:
+        return TorchrunEnv(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK") or 0))
+    except ValueError as exc:
+        raise ConfigError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers (torchrun sets them): {exc}.") from exc
+
+
+def under_spark_submit(env: Mapping[str, str] | None = None) -> bool:
+    """True when this process was launched by ``spark-submit`` (which then owns master, jars and memory):
+    pyspark's launcher sets ``PYSPARK_GATEWAY_PORT`` for the driver it starts."""
+    return "PYSPARK_GATEWAY_PORT" in (os.environ if env is None else env)
 
 
 # Standard names outside our prefix, and the setting each one feeds (a PERSONAREC_ name wins over them).

@@ -161,10 +161,11 @@ def markdown(report: EvalReport) -> str:
         users = int(next(iter(report.summary.values()))[seg]["users"]["mean"]) if report.summary else 0
         parts += ["", f"## {report.segments[seg]} ({users} users)", "", markdown_table(report, seg)]
     if report.training:
-        parts += ["", "## Training", "", "| seed | model | best epoch | epochs | s/epoch | best valid NDCG@10 |",
-                  "|---|---|---|---|---|---|"]
+        # the loss column: full CE or sampled softmax (session.loss); reports written before it have none
+        parts += ["", "## Training", "", "| seed | model | loss | best epoch | epochs | s/epoch | best valid NDCG@10 |",
+                  "|---|---|---|---|---|---|---|"]
         for t in report.training:
-            parts.append(f"| {t['seed']} | {t['model']} | {t['best_epoch']} | {t['epochs']} | "
+            parts.append(f"| {t['seed']} | {t['model']} | {t.get('loss', '?')} | {t['best_epoch']} | {t['epochs']} | "
                          f"{t['seconds_per_epoch']:.1f} | {t['best_valid_ndcg10']:.4f} |")
     if report.notes:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]

@@ -37,7 +37,7 @@ from personarec.session.data import (
     load_sequences,
 )
 from personarec.session.models import TrainedModels, train_models
-from personarec.session.rerank import rerank, top_candidates, two_stage_ranks
+from personarec.session.rerank import top_candidates, two_stage_ranks
 from personarec.session.sasrec import SASRecConfig, resolve_device
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ def two_stage(models: TrainedModels, data: SequenceData, stage: Stage, users: np
         scores = mask_history(gen.score_sessions(sessions, pv), hist, targets)
         g = target_ranks(scores, targets).numpy()
         cand, cs = top_candidates(scores, models.n_candidates)
-        ranker = models.sasrec.score_sessions(sessions)
-        final_items, _ = rerank(cand, cs, ranker, models.fusion)
+        # the rerank scores only the candidates (the same float32 values as SASRec's full score matrix)
+        final_items, _ = models.rerank(sessions, cand, cs, k=cand.shape[1])
         gen_out.append(g)
         final_out.append(two_stage_ranks(g, cand, final_items, targets))
     return np.concatenate(gen_out), np.concatenate(final_out)
@@ -194,9 +194,11 @@ class SeedResult:
 
 def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas: np.ndarray | None,
                     item_vectors: np.ndarray | None, n_candidates: int, fusion: float, gap_s: float | None,
-                    save_models: Path | None) -> SeedResult:
-    """Train every row's model with ``seed`` and rank the test targets (runs in a worker with ``eval.jobs``)."""
-    models = train_models(data, base.model_copy(update={"seed": seed}), personas, item_vectors, n_candidates, fusion)
+                    save_models: Path | None, model_jobs: int = 1) -> SeedResult:
+    """Train every row's model with ``seed`` and rank the test targets (runs in a worker with ``eval.jobs``;
+    ``model_jobs`` > 1 trains the seed's SASRec variants that many at once)."""
+    models = train_models(data, base.model_copy(update={"seed": seed}), personas, item_vectors, n_candidates, fusion,
+                          jobs=model_jobs)
     ranks = evaluate_models(models, data, "test", personas, gap_s)
     if save_models is not None:
         models.save(save_models)
@@ -205,7 +207,7 @@ def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas:
         model = getattr(models, name)
         if model is None:
             continue
-        training.append({"seed": seed, "model": name, "best_epoch": model.best_epoch_,
+        training.append({"seed": seed, "model": name, "loss": model.loss_label(), "best_epoch": model.best_epoch_,
                          "epochs": len(model.history_), "seconds_per_epoch": model.epoch_seconds_,
                          "best_valid_ndcg10": max(h["valid_ndcg10"] for h in model.history_)})
         curves[name] = [h["valid_ndcg10"] for h in model.history_]
@@ -245,10 +247,13 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
                             f"{base.patience}): a model whose best epoch is its last was still improving.")
     all_ranks: dict[str, dict[int, np.ndarray]] = {}  # row -> seed -> test ranks of the evaluated users
     jobs = min(settings.eval.jobs, len(seeds))
+    # Processes left over when there are fewer seeds than jobs (one seed in the main job) train a seed's
+    # SASRec variants side by side instead.
+    model_jobs = max(1, settings.eval.jobs // len(seeds)) if jobs == 1 else 1
     if jobs > 1:
         base = base.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
     args = [(seed, data, base, personas, item_vectors, s.n_candidates, s.fusion, s.gap_s,
-             save_models if seed == seeds[0] else None) for seed in seeds]
+             save_models if seed == seeds[0] else None, model_jobs) for seed in seeds]
     if jobs > 1:
         # spawn, not fork: CUDA cannot be used in a forked child, and torch threads do not survive fork
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:

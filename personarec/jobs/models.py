@@ -35,10 +35,12 @@ def build_recommender(graph: Graph, settings: Settings, dataset: str, model: str
     if model == "popular":
         return MostPopular.from_graph(graph, dataset)
     from personarec.session.models import TrainedModels, train_models
+    from personarec.session.retrieval import RetrievalOptions
 
+    retrieval = RetrievalOptions.from_session(settings.session)  # exact, or the item index stored with the model
     if model_dir is not None and TrainedModels.saved(Path(model_dir)):
         log.info("loading the two-stage model from %s", model_dir)
-        return TrainedModels.load(Path(model_dir)).recommender()
+        return TrainedModels.load(Path(model_dir), retrieval=retrieval).recommender()
     if model_dir is not None:
         log.info("%s holds no saved model set: training the two-stage model now and saving it there", model_dir)
     from personarec.session.data import load_item_embeddings, load_personas, load_sequences
@@ -49,7 +51,7 @@ def build_recommender(graph: Graph, settings: Settings, dataset: str, model: str
     config = SASRecConfig.from_session(s, seed=settings.seed)
     models = train_models(data, config, personas=load_personas(graph, data),
                           item_vectors=load_item_embeddings(graph, data), n_candidates=s.n_candidates,
-                          fusion=s.fusion)
+                          fusion=s.fusion, retrieval=retrieval)
     if model_dir is not None:
         models.save(Path(model_dir))
     return models.recommender()

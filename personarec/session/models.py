@@ -11,6 +11,11 @@
 plus most-popular. :class:`TrainedModels` exposes :meth:`~TrainedModels.candidates` and
 :meth:`~TrainedModels.rerank`, saves/loads its state, and :meth:`~TrainedModels.recommender` adapts it
 to the batch job's ``Recommender`` protocol (``personarec.jobs.base``).
+
+Candidates come from exact scoring of every item, or on large catalogues from a FAISS index over the
+generator's item table followed by exact re-scoring (``personarec.session.retrieval``; the index is
+built once per model and stored in the model's folder, tagged with the table's sha256). The rerank
+stage scores only the candidates (their rows of SASRec's item table), never the whole catalogue.
 """
 
 from __future__ import annotations
@@ -25,10 +30,19 @@ import numpy as np
 import torch
 
 from personarec import store
-from personarec.protocol import mask_history, mean_item_vectors
+from personarec.protocol import mean_item_vectors
 from personarec.session.data import SequenceData, history_vectors
+from personarec.session.fit import Variant, fit_variants
 from personarec.session.popular import MostPopular
-from personarec.session.rerank import rerank, top_candidates
+from personarec.session.rerank import rerank_scored
+from personarec.session.retrieval import (
+    ItemIndex,
+    RetrievalOptions,
+    ann_top,
+    exact_top,
+    score_items,
+    table_digest,
+)
 from personarec.session.sasrec import SASRec, SASRecConfig
 
 log = logging.getLogger(__name__)
@@ -50,6 +64,8 @@ class TrainedModels:
         item_vectors: LLM item embeddings ((n_items + 1) × d), used for history vectors of new sessions.
         n_candidates: candidates kept by the generator (100 in the paper).
         fusion: generator weight in the reranker's score fusion (0 = pure SASRec rerank).
+        retrieval: exact or index retrieval of candidates (``session.retrieval``, ``session.ann_*``).
+        folder: where the set was saved or loaded from; item indexes are stored in its ``index/``.
     """
 
     item_ids: list[str]
@@ -60,7 +76,12 @@ class TrainedModels:
     item_vectors: np.ndarray | None = None
     n_candidates: int = 100
     fusion: float = 0.0
+    retrieval: RetrievalOptions = field(default_factory=RetrievalOptions)
+    folder: Path | None = None
     _index: dict[str, int] = field(default_factory=dict, repr=False)
+    _tables: dict[str, tuple[tuple[Any, ...], torch.Tensor]] = field(default_factory=dict, repr=False)
+    _digests: dict[str, tuple[torch.Tensor, str]] = field(default_factory=dict, repr=False)
+    _item_indexes: dict[str, ItemIndex] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {iid: k + 1 for k, iid in enumerate(self.item_ids)}
@@ -79,6 +100,62 @@ class TrainedModels:
             return None
         return mean_item_vectors(sessions, self.item_vectors)
 
+    def item_table(self, name: str) -> torch.Tensor:
+        """The output item table of SASRec variant ``name`` (eval mode, no grad), cached while its weights
+        are unchanged (torch's in-place version counters are part of the cache key)."""
+        model: SASRec | None = getattr(self, name)
+        if model is None or model.net_ is None:
+            raise ValueError(f"this model set has no trained {name} model.")
+        net = model.net_
+        key = tuple((id(t), t._version) for t in (*net.parameters(), *net.buffers()))
+        cached = self._tables.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        net.eval()
+        with torch.no_grad():
+            table = net.item_table().detach()
+        self._tables[name] = (key, table)
+        return table
+
+    def item_index(self, name: str) -> ItemIndex:
+        """The FAISS index over model ``name``'s item table: the one in memory or in ``folder/index`` when
+        its tag (sha256 of the table) and parameters match, else built now (and stored when ``folder`` is
+        set). A stale index is never returned."""
+        table = self.item_table(name)
+        params = self.retrieval.build_params(table.shape[0] - 1)
+        held = self._item_indexes.get(name)
+        known = self._digests.get(name)
+        if known is None or known[0] is not table:  # a new table object: hash it (once per table)
+            known = self._digests[name] = (table, table_digest(table))
+        tag = known[1]
+        if held is not None and held.tag == tag and held.params == params:
+            return held
+        # next to the stored model; a folder gone since loading (a temporary copy) keeps nothing
+        where = self.folder / "index" if self.folder is not None and self.folder.is_dir() else None
+        index = ItemIndex.load(where, name, tag, params) if where is not None else None
+        if index is None:
+            log.info("building the %s item index (%s)", name, params)
+            index = ItemIndex.build(table, self.retrieval, tag)
+            if where is not None:
+                try:
+                    index.save(where, name)
+                except OSError as exc:  # a read-only model folder still serves, it just rebuilds next time
+                    log.warning("cannot store the item index in %s: %s", where, exc)
+        self._item_indexes[name] = index
+        return index
+
+    def _generate(self, name: str, sessions: Sequence[np.ndarray], user_vectors: np.ndarray | None, k: int,
+                  exclude: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Top-``k`` of model ``name`` with ``exclude`` masked, exact or via the index: (items, scores, states)."""
+        model: SASRec = getattr(self, name)
+        table = self.item_table(name)
+        h = model.final_states(sessions, user_vectors, table)
+        if self.retrieval.use_index(len(self.item_ids)):
+            items, scores = ann_top(h, table, self.item_index(name), exclude, k, self.retrieval)
+        else:
+            items, scores = exact_top(h, table, exclude, k)
+        return items.cpu(), scores.float().cpu(), h
+
     def candidates(self, sessions: Sequence[np.ndarray], personas: np.ndarray | None,
                    k: int | None = None, exclude: Sequence[np.ndarray] | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,19 +168,29 @@ class TrainedModels:
             exclude: per session, items never to return (default: the session's own items).
 
         Returns:
-            (items, scores), each (B, k); without a persona model, plain SASRec generates them.
+            (items, scores), each (B, k); without a persona model, plain SASRec generates them. Exact
+            scoring of every item, or the item index plus exact re-scoring on large catalogues
+            (:attr:`retrieval`).
         """
-        model = self.persona if self.persona is not None else self.sasrec
-        scores = model.score_sessions(sessions, personas if self.persona is not None else None)
-        masked = exclude if exclude is not None else sessions
-        _mask_rows(scores, masked)
-        return top_candidates(scores, k or self.n_candidates)
+        name, uv = ("persona", personas) if self.persona is not None else ("sasrec", None)
+        items, scores, _ = self._generate(name, sessions, uv, k or self.n_candidates,
+                                          exclude if exclude is not None else sessions)
+        return items, scores
 
     def rerank(self, sessions: Sequence[np.ndarray], cand_items: torch.Tensor, cand_scores: torch.Tensor,
-               k: int = 10, fusion: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reorder candidates with base SASRec's scores (optional fusion); returns the top ``k``."""
-        ranker = self.sasrec.score_sessions(sessions)
-        items, scores = rerank(cand_items, cand_scores, ranker, self.fusion if fusion is None else fusion)
+               k: int = 10, fusion: float | None = None, states: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reorder candidates with base SASRec's scores (optional fusion); returns the top ``k``.
+
+        Only the candidates are scored: their rows of SASRec's item table against its final state per
+        session (``states``, when already computed for these sessions), the same float32 values the
+        full score matrix would hold.
+        """
+        table = self.item_table("sasrec")
+        if states is None:
+            states = self.sasrec.final_states(sessions, None, table)
+        ranker = score_items(states, table, cand_items.to(states.device)).float().cpu()
+        items, scores = rerank_scored(cand_items, cand_scores, ranker, self.fusion if fusion is None else fusion)
         return items[:, :k], scores[:, :k]
 
     def recommend(self, sessions: Sequence[np.ndarray], personas: np.ndarray | None, k: int = 10,
@@ -135,7 +222,9 @@ class TrainedModels:
             tensors["item_vectors"] = torch.from_numpy(np.asarray(self.item_vectors))
         meta = {"kind": "two-stage", "item_ids": list(self.item_ids), "models": models,
                 "n_candidates": self.n_candidates, "fusion": self.fusion}
-        return store.write(folder, tensors, meta)
+        digest = store.write(folder, tensors, meta)
+        self.folder = Path(folder)  # item indexes live next to the stored model, tagged by its item tables
+        return digest
 
     @classmethod
     def saved(cls, folder: Path) -> bool:
@@ -143,8 +232,10 @@ class TrainedModels:
         return store.exists(folder)
 
     @classmethod
-    def load(cls, folder: Path, expected_sha256: str | None = None) -> TrainedModels:
-        """The model set :meth:`save` wrote into ``folder``, its content hash checked."""
+    def load(cls, folder: Path, expected_sha256: str | None = None,
+             retrieval: RetrievalOptions | None = None) -> TrainedModels:
+        """The model set :meth:`save` wrote into ``folder``, its content hash checked; its item indexes
+        (``folder/index``) are used when their tags match its item tables, else rebuilt."""
         tensors, meta = store.read(folder, expected_sha256)
 
         def sub(name: str) -> SASRec | None:
@@ -163,20 +254,15 @@ class TrainedModels:
         vectors = tensors.get("item_vectors")
         return cls(item_ids=list(meta["item_ids"]), popular=pop, sasrec=sasrec, history=sub("history"),
                    persona=sub("persona"), item_vectors=None if vectors is None else vectors.numpy(),
-                   n_candidates=int(meta["n_candidates"]), fusion=float(meta["fusion"]))
-
-
-def _mask_rows(scores: torch.Tensor, items: Sequence[np.ndarray]) -> None:
-    """-inf for each row's given items and the padding column (no target to keep here)."""
-    dummy = torch.zeros(scores.shape[0], dtype=torch.long)  # column 0 is masked anyway
-    mask_history(scores, [np.asarray(s, dtype=np.int64) for s in items], dummy)
-    scores[:, 0] = float("-inf")
+                   n_candidates=int(meta["n_candidates"]), fusion=float(meta["fusion"]),
+                   retrieval=retrieval or RetrievalOptions(), folder=Path(folder))
 
 
 class SessionRecommender:
     """Adapter to ``personarec.jobs.base.Recommender``: node ids in, node ids out, history excluded.
 
-    Users without a persona (new or anonymous sessions) fall back to plain SASRec candidates.
+    Users without a persona (new or anonymous sessions) fall back to plain SASRec candidates, retrieved
+    the same way (exact or item index, :attr:`TrainedModels.retrieval`).
     """
 
     def __init__(self, models: TrainedModels, name: str = "persona-sasrec-rerank") -> None:
@@ -199,11 +285,10 @@ class SessionRecommender:
             if with_persona and m.persona is not None:
                 personas = np.asarray([batch.personas[r] for r in rows], dtype=np.float32)
                 cand, cs = m.candidates(sub, personas, exclude=excl)
-            else:
-                scores = m.sasrec.score_sessions(sub)
-                _mask_rows(scores, excl)
-                cand, cs = top_candidates(scores, m.n_candidates)
-            items, scores = m.rerank(sub, cand, cs, k=k)
+                items, scores = m.rerank(sub, cand, cs, k=k)
+            else:  # SASRec generates: its final states serve the rerank too
+                cand, cs, states = m._generate("sasrec", sub, None, m.n_candidates, excl)
+                items, scores = m.rerank(sub, cand, cs, k=k, states=states)
             for j, r in enumerate(rows):
                 ok = torch.isfinite(scores[j])
                 out_items[r] = [m.item_ids[int(i) - 1] for i in items[j][ok]]
@@ -213,7 +298,7 @@ class SessionRecommender:
 
 def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray | None = None,
                  item_vectors: np.ndarray | None = None, n_candidates: int = 100,
-                 fusion: float = 0.0) -> TrainedModels:
+                 fusion: float = 0.0, retrieval: RetrievalOptions | None = None, jobs: int = 1) -> TrainedModels:
     """Train the whole table's model set on ``data`` (one seed: ``config.seed``).
 
     Args:
@@ -224,17 +309,19 @@ def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray 
             baseline; the persona model then uses ID item embeddings).
         n_candidates: candidates kept by the generator.
         fusion: generator weight in the reranker's score fusion.
+        retrieval: candidate retrieval (default: exact below the measured catalogue size, else the index).
+        jobs: SASRec variants trained at once in separate processes (:func:`personarec.session.fit.fit_variants`).
     """
     pop = MostPopular().train(data)
-    log.info("training SASRec (seed %d)", config.seed)
-    sasrec = SASRec(config).train(data)
-    history = None
+    variants = [Variant("sasrec")]
     if item_vectors is not None:
-        log.info("training SASRec + history vector (seed %d)", config.seed)
-        history = SASRec(config).train(data, history_vectors(data, item_vectors), item_vectors)
-    persona = None
+        variants.append(Variant("history", history_vectors(data, item_vectors), item_vectors))
     if personas is not None:
-        log.info("training persona-SASRec (seed %d)", config.seed)
-        persona = SASRec(config).train(data, personas, item_vectors)
-    return TrainedModels(item_ids=list(data.item_ids), popular=pop, sasrec=sasrec, history=history,
-                         persona=persona, item_vectors=item_vectors, n_candidates=n_candidates, fusion=fusion)
+        variants.append(Variant("persona", personas, item_vectors))
+    log.info("training %s (seed %d%s)", ", ".join(v.name for v in variants), config.seed,
+             f", {jobs} at once" if jobs > 1 else "")
+    fitted = fit_variants(data, config, variants, jobs)
+    return TrainedModels(item_ids=list(data.item_ids), popular=pop, sasrec=fitted["sasrec"],
+                         history=fitted.get("history"), persona=fitted.get("persona"),
+                         item_vectors=item_vectors, n_candidates=n_candidates, fusion=fusion,
+                         retrieval=retrieval or RetrievalOptions())

@@ -15,19 +15,29 @@ def top_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     """Top-``k`` columns per row of already-masked ``scores``, ties to the lower index: (items, scores).
 
     The order is that of a stable descending sort, as in :func:`personarec.eval.metrics.target_ranks`,
-    without sorting the whole row: ``topk`` finds the k-th largest value, every column above it is kept,
-    and columns equal to it fill the remaining places in index order. Only the k kept columns are sorted.
+    without sorting the whole row: ``topk`` finds the k-th largest value; in a row where no other
+    column ties it, ``topk``'s columns are exactly the kept ones. Only rows with more columns equal to
+    the k-th value than places left (ties at the cut, e.g. masked -inf columns) take the slower path:
+    every column above it is kept, and columns equal to it fill the remaining places in index order.
+    Only the k kept columns are sorted.
     """
     k = min(k, scores.shape[1])
     if k == 0:
         empty = scores[:, :0]
         return empty.long(), empty
-    kth = torch.topk(scores, k, dim=1).values[:, -1:]
-    above = scores > kth
-    tied = scores == kth
-    room = k - above.sum(1, keepdim=True)
-    keep = above | (tied & (tied.cumsum(1) <= room))
-    cols = keep.nonzero()[:, 1].view(scores.shape[0], k)  # ascending column order per row
+    top = torch.topk(scores, k, dim=1)
+    kth = top.values[:, -1:]
+    cols = top.indices
+    crowded = torch.nonzero((scores >= kth).sum(1) > k).flatten()  # ties at the cut
+    if crowded.numel():
+        sub, sub_kth = scores[crowded], kth[crowded]
+        above = sub > sub_kth
+        tied = sub == sub_kth
+        room = k - above.sum(1, keepdim=True)
+        keep = above | (tied & (tied.cumsum(1) <= room))
+        cols = cols.clone()
+        cols[crowded] = keep.nonzero()[:, 1].view(crowded.numel(), k)  # ascending column order per row
+    cols = torch.sort(cols, dim=1).values  # index order first, so the stable sort below breaks ties by it
     vals = scores.gather(1, cols)
     order = torch.sort(vals, dim=1, descending=True, stable=True).indices  # stable: ties keep index order
     return cols.gather(1, order), vals.gather(1, order)
@@ -45,20 +55,33 @@ def _zscore(x: torch.Tensor) -> torch.Tensor:
 
 def rerank(cand_items: torch.Tensor, cand_scores: torch.Tensor, ranker_scores: torch.Tensor,
            fusion: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reorder candidates by the ranker's score, optionally fused with the generator's score.
+    """Reorder candidates by the ranker's score over all items (see :func:`rerank_scored`).
 
     Args:
         cand_items: (B, k) candidate item indices, generator order.
         cand_scores: (B, k) generator scores of the candidates (-inf for padding candidates).
         ranker_scores: (B, n_items + 1) scores of the reranker (base SASRec) over all items.
+        fusion: generator weight (see :func:`rerank_scored`).
+    """
+    return rerank_scored(cand_items, cand_scores, ranker_scores.gather(1, cand_items), fusion)
+
+
+def rerank_scored(cand_items: torch.Tensor, cand_scores: torch.Tensor, ranker: torch.Tensor,
+                  fusion: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reorder candidates by the ranker's score of each candidate, optionally fused with the generator's.
+
+    Args:
+        cand_items: (B, k) candidate item indices, generator order.
+        cand_scores: (B, k) generator scores of the candidates (-inf for padding candidates).
+        ranker: (B, k) the reranker's (base SASRec's) score of each candidate: only the candidates are
+            scored, not the catalogue.
         fusion: weight of the generator in ``(1 - w) * z(ranker) + w * z(generator)`` where ``z``
             standardises each score within the user's candidate list; 0 = pure SASRec rerank.
 
     Returns:
         (items, scores): (B, k) candidates in the final order and their final scores.
     """
-    r = ranker_scores.gather(1, cand_items)
-    r = torch.where(torch.isfinite(cand_scores), r, torch.full_like(r, float("-inf")))
+    r = torch.where(torch.isfinite(cand_scores), ranker, torch.full_like(ranker, float("-inf")))
     final = r if fusion == 0.0 else (1.0 - fusion) * _zscore(r) + fusion * _zscore(cand_scores)
     # stable sort on the final score keeps generator order among exact ties
     order = torch.sort(final, dim=1, descending=True, stable=True).indices

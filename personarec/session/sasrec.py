@@ -8,11 +8,14 @@ One class covers three models of arXiv 2604.06928's table:
   projection), and item embeddings start from the LLM text embeddings projected to the hidden size
   (the pattern of CoT-Rec, arXiv 2502.13845).
 
-Training uses full-softmax cross-entropy over all items at every position of a window (not the
-original one-negative BCE, and not RecBole's one-prefix-per-sample expansion): each user's train
-sequence is cut into windows of ``max_len + 1`` items, so one step trains every target of the window
-at once. Windows are bucketed by length so short Amazon sessions do not pay for padding. Early
-stopping on validation NDCG@10 under full ranking with the train history masked.
+Training uses cross-entropy at every position of a window (not the original one-negative BCE, and
+not RecBole's one-prefix-per-sample expansion): each user's train sequence is cut into windows of
+``max_len + 1`` items, so one step trains every target of the window at once. The loss
+(:mod:`personarec.session.losses`) is full softmax over all items or sampled softmax against
+``negatives`` items shared per batch (uniform, or popularity with logQ correction); ``loss="auto"``
+picks by catalogue size and device. Windows are bucketed by length so short Amazon sessions do not
+pay for padding. Early stopping on validation NDCG@10 under full ranking (all items, whatever the
+training loss) with the train history masked.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ from personarec import store
 from personarec.config import SessionConfig
 from personarec.protocol import mask_history, metrics_from_ranks, target_ranks
 from personarec.session.data import SequenceData
+from personarec.session.losses import (
+    LossName,
+    NegativeSampler,
+    SamplerName,
+    full_ce_loss,
+    resolve_loss,
+    sampled_softmax_loss,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +76,22 @@ class SASRecConfig(BaseModel):
     progress: bool = Field(True, description="Show a tqdm bar over epochs.")
     device: str = Field("auto", description="torch device for training and scoring: 'auto' (CUDA when "
                         "available, else CPU), 'cpu', 'cuda', 'cuda:1', …; scores always come back on the CPU.")
+    loss: LossName = Field("auto", description="Training loss: 'full' (softmax over every item), 'sampled' "
+                           "(softmax against `negatives` shared items), 'auto' (by catalogue size and device, "
+                           "personarec.session.losses.resolve_loss).")
+    negatives: int = Field(256, gt=0, description="Negatives per batch for the sampled loss (eSASRec's 256).")
+    negative_sampler: SamplerName = Field("popularity", description="How sampled negatives are drawn: "
+                                          "'uniform' or 'popularity' (train counts, logQ-corrected).")
+    popularity_power: float = Field(1.0, ge=0, description="Popularity sampling q(i) ∝ (count + 1) ** power "
+                                    "(1: raw train popularity, 0: uniform).")
 
     @classmethod
     def from_session(cls, session: SessionConfig, **overrides: Any) -> SASRecConfig:
         """The knobs of the ``session`` config section (max_len, epochs, …, device), plus ``overrides``."""
-        return cls(max_len=session.max_len, epochs=session.epochs, patience=session.patience,
-                   time_limit_s=session.time_limit_s, valid_users=session.valid_users, device=session.device,
-                   **overrides)
+        return cls(**{"max_len": session.max_len, "epochs": session.epochs, "patience": session.patience,
+                      "time_limit_s": session.time_limit_s, "valid_users": session.valid_users,
+                      "device": session.device, "loss": session.loss, "negatives": session.negatives,
+                      "negative_sampler": session.negative_sampler, **overrides})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -138,6 +158,13 @@ class SASRecNet(nn.Module):
             table = table + self.item_proj(self.item_text)
         return table
 
+    def item_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """Rows ``ids`` of :meth:`item_table` without building the rest (the LLM projection of a few items)."""
+        rows = self.item_emb(ids)
+        if self.item_proj is not None and self.item_text is not None:
+            rows = rows + self.item_proj(self.item_text[ids])
+        return rows
+
     def forward(self, seqs: torch.Tensor, user_vecs: torch.Tensor | None = None,
                 table: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states (B, L, hidden) for right-padded item sequences (B, L); position t has seen items ≤ t."""
@@ -194,7 +221,7 @@ class SASRec:
 
     Learned state (after :meth:`train`): ``net_``, ``user_mean_``/``user_std_`` (user-vector
     standardisation), ``history_`` (per-epoch validation NDCG@10 and seconds), ``best_epoch_``,
-    ``epoch_seconds_``.
+    ``epoch_seconds_``, ``loss_`` (the loss actually used, ``auto`` resolved: see :meth:`loss_info`).
     """
 
     def __init__(self, config: SASRecConfig | None = None, **kwargs: Any) -> None:
@@ -205,6 +232,24 @@ class SASRec:
         self.history_: list[dict[str, float]] = []
         self.best_epoch_: int = -1
         self.epoch_seconds_: float = float("nan")
+        self.loss_: str | None = None
+
+    def loss_info(self) -> dict[str, Any] | None:
+        """The training loss as used: ``{"loss": "full"}`` or sampled with its negatives and sampler."""
+        if self.loss_ is None:
+            return None
+        if self.loss_ == "full":
+            return {"loss": "full"}
+        cfg = self.config
+        return {"loss": "sampled", "negatives": cfg.negatives, "negative_sampler": cfg.negative_sampler,
+                "popularity_power": cfg.popularity_power if cfg.negative_sampler == "popularity" else None}
+
+    def loss_label(self) -> str:
+        """Short text for reports: ``full CE`` or ``sampled 256 popularity``."""
+        info = self.loss_info()
+        if info is None:
+            return "?"
+        return "full CE" if info["loss"] == "full" else f"sampled {info['negatives']} {info['negative_sampler']}"
 
     # ------------------------------------------------------------------ training
     def train(self, data: SequenceData, user_vectors: np.ndarray | None = None,
@@ -237,6 +282,14 @@ class SASRec:
         if users_t is not None:
             users_t = users_t.to(device)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.loss_ = resolve_loss(cfg.loss, data.n_items, device)
+        sampler = None
+        if self.loss_ == "sampled":
+            sampler = NegativeSampler(data.n_items, cfg.negative_sampler, data.train_counts(), cfg.popularity_power,
+                                      device, cfg.seed)
+        # uniform sampling: log q is one constant that cancels in the softmax, so it is left out
+        log_q = sampler.log_q if sampler is not None and sampler.kind == "popularity" else None
+        log.info("SASRec: %s loss over %d items on %s", self.loss_label(), data.n_items, device)
 
         x_all, y_all, u_all = _windows(data, cfg.max_len)
         if len(x_all) == 0:
@@ -263,7 +316,7 @@ class SASRec:
         bar = tqdm(range(cfg.epochs), desc="SASRec", disable=not cfg.progress, leave=False)
         for epoch in bar:
             net.train()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()  # CPU time too: wall time on shared boxes lies
             total = torch.zeros((), device=device)
             for b in rng.permutation(len(batches)):
                 idx = batches[b]
@@ -271,21 +324,22 @@ class SASRec:
                 x = torch.from_numpy(x_all[idx, :width]).to(device, non_blocking=True)
                 y = torch.from_numpy(y_all[idx, :width]).to(device, non_blocking=True)
                 uv = users_t[torch.from_numpy(u_all[idx]).to(device)] if users_t is not None else None
-                table = net.item_table()
-                h = net(x, uv, table)
                 keep = y > 0
-                logits = h[keep] @ table.T  # full softmax over every item, all positions at once
-                loss = nn.functional.cross_entropy(logits, y[keep])
+                if sampler is None:  # full softmax over every item, all positions at once
+                    table = net.item_table()
+                    loss = full_ce_loss(net(x, uv, table)[keep], y[keep], table)
+                else:  # the same negatives for every position of the batch
+                    loss = self._sampled_step(net, x, y[keep], keep, uv, sampler.sample(cfg.negatives), log_q)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total += loss.detach() * keep.sum()  # a tensor: no device sync per step
             epoch_loss = float(total)
-            train_s = time.perf_counter() - t0
+            train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
             ndcg = self.evaluate(data, "valid", users=valid_users, user_vectors=user_vectors)["NDCG@10"] \
                 if valid_users.size else -epoch_loss
             self.history_.append({"epoch": epoch, "loss": epoch_loss / max(1, int(lengths.sum())),
-                                  "valid_ndcg10": ndcg, "train_s": train_s,
+                                  "valid_ndcg10": ndcg, "train_s": train_s, "train_cpu_s": train_cpu_s,
                                   "elapsed_s": time.perf_counter() - started})
             bar.set_postfix(loss=f"{epoch_loss / max(1, int(lengths.sum())):.3f}", ndcg=f"{ndcg:.4f}")
             if ndcg > best:
@@ -303,6 +357,23 @@ class SASRec:
         log.info("SASRec: best valid NDCG@10 %.4f at epoch %d; %.2f s/epoch", best, self.best_epoch_,
                  self.epoch_seconds_)
         return self
+
+    @staticmethod
+    def _sampled_step(net: SASRecNet, x: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor,
+                      uv: torch.Tensor | None, negatives: torch.Tensor, log_q: torch.Tensor | None) -> torch.Tensor:
+        """Sampled-softmax loss of one batch, building only the item rows the batch touches.
+
+        The batch's inputs, targets and negatives are a few thousand of the catalogue's items, so their
+        rows (with the LLM projection, for models that have one) are gathered once and every index is
+        renumbered into them: the same numbers as indexing the full table, without projecting every item.
+        """
+        zero = torch.zeros(1, dtype=x.dtype, device=x.device)  # padding stays index 0 (the smallest id)
+        ids, inv = torch.unique(torch.cat([zero, x.flatten(), targets, negatives]), return_inverse=True)
+        n_x, n_t = x.numel(), targets.numel()
+        rows = net.item_rows(ids)
+        h = net(inv[1:1 + n_x].view_as(x), uv, rows)
+        return sampled_softmax_loss(h[keep], inv[1 + n_x:1 + n_x + n_t], rows, inv[1 + n_x + n_t:],
+                                    None if log_q is None else log_q[ids])
 
     # ------------------------------------------------------------------ inference
     def _user_tensor(self, user_vectors: np.ndarray | None) -> torch.Tensor | None:
@@ -337,10 +408,21 @@ class SASRec:
         if net is None:
             raise RuntimeError("train the model first.")
         net.eval()
+        table = net.item_table()
+        return self.final_states(sessions, user_vectors, table) @ table.T
+
+    def final_states(self, sessions: Sequence[np.ndarray], user_vectors: np.ndarray | None = None,
+                     table: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, hidden) final hidden state per session on the model's device, in eval mode: item ``j``
+        scores ``state · table[j]`` (``table``: :meth:`SASRecNet.item_table`, passed in to reuse it)."""
+        net = self.net_
+        if net is None:
+            raise RuntimeError("train the model first.")
+        net.eval()
         seqs, last = _pad(sessions, self.config.max_len)
-        h = net(seqs.to(self.device), self._user_tensor(user_vectors))
-        h_last = h[torch.arange(len(last), device=h.device), last.to(h.device)]
-        return h_last @ net.item_table().T
+        with torch.no_grad():
+            h = net(seqs.to(self.device), self._user_tensor(user_vectors), table)
+        return h[torch.arange(len(last), device=h.device), last.to(h.device)]
 
     def ranks(self, data: SequenceData, stage: str, users: np.ndarray,
               user_vectors: np.ndarray | None = None, gap_s: float | None = None) -> np.ndarray:
@@ -374,7 +456,7 @@ class SASRec:
                 "user_dim": None if self.net_.user_proj is None else self.net_.user_proj.in_features,
                 "item_dim": None if self.net_.item_proj is None else self.net_.item_proj.in_features,
                 "state_dict": self.net_.state_dict(), "user_mean": self.user_mean_, "user_std": self.user_std_,
-                "history": self.history_, "best_epoch": self.best_epoch_}
+                "history": self.history_, "best_epoch": self.best_epoch_, "loss": self.loss_info()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], device: str | None = None) -> SASRec:
@@ -390,6 +472,7 @@ class SASRec:
         model.net_.to(resolve_device(model.config.device))
         model.user_mean_, model.user_std_ = state["user_mean"], state["user_std"]
         model.history_, model.best_epoch_ = state["history"], state["best_epoch"]
+        model.loss_ = (state.get("loss") or {}).get("loss")  # models saved before the loss option: None
         return model
 
     def parts(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,0 +1,61 @@
+"""Training the SASRec variants of a model set, one after another or in parallel processes.
+
+The three SASRec variants of arXiv 2604.06928's table (plain, history vector, persona) do not depend on
+each other, and a model of this size (hidden 64, two layers) leaves most of a core idle between small
+matrix products: on a 2-core CPU two processes of one torch thread each train two models in about the
+time of one, where two torch threads in one process gain little (docs/operations.md, "Main job").
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from personarec.session.data import SequenceData
+from personarec.session.sasrec import SASRec, SASRecConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One SASRec variant to train: its name, user vectors (the prepended token) and LLM item vectors."""
+
+    name: str
+    user_vectors: np.ndarray | None = None
+    item_vectors: np.ndarray | None = None
+
+
+def _fit_one(data: SequenceData, config: SASRecConfig, variant: Variant
+             ) -> tuple[dict[str, torch.Tensor], dict[str, Any], float]:
+    """Train one variant (in a worker process): its stored parts and seconds per epoch."""
+    log.info("training %s (seed %d)", variant.name, config.seed)
+    model = SASRec(config).train(data, variant.user_vectors, variant.item_vectors)
+    tensors, meta = model.parts()
+    return tensors, meta, model.epoch_seconds_
+
+
+def fit_variants(data: SequenceData, config: SASRecConfig, variants: list[Variant], jobs: int = 1
+                 ) -> dict[str, SASRec]:
+    """Train every variant with ``config`` (same seed); ``jobs`` > 1 trains that many at once in spawned
+    processes (spawn, not fork: CUDA cannot be used in a forked child). Results do not depend on ``jobs``:
+    each model seeds torch and numpy from ``config.seed`` itself."""
+    jobs = max(1, min(jobs, len(variants)))
+    if jobs == 1:
+        return {v.name: SASRec(config).train(data, v.user_vectors, v.item_vectors) for v in variants}
+    quiet = config.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        done = list(pool.map(_fit_one, [data] * len(variants), [quiet] * len(variants), variants))
+    models = {}
+    for variant, (tensors, meta, seconds) in zip(variants, done, strict=True):
+        model = SASRec.from_parts(tensors, meta, device=config.device)
+        model.config = model.config.model_copy(update={"progress": config.progress})
+        model.epoch_seconds_ = seconds
+        models[variant.name] = model
+    return models

@@ -1,0 +1,142 @@
+"""Training losses for SASRec: full-softmax cross-entropy and sampled softmax with shared negatives.
+
+* **Full CE** scores every item at every predicted position (the loss of Klenitskiy & Vasilev,
+  arXiv 2309.07602, "Turning dross into gold loss: is BERT4Rec really better than SASRec?").
+* **Sampled softmax** scores the target against ``N`` negatives drawn once per batch and shared by
+  every position of the batch (Klenitskiy & Vasilev's sampled CE; gSASRec, arXiv 2308.07192, shows
+  that the number of negatives, not the architecture, decides most of SASRec's quality). Negatives
+  are drawn uniformly or by train popularity; popularity sampling over-represents popular items as
+  negatives, so each logit is corrected by ``- log q(i)`` (logQ correction, Yi et al. 2019,
+  "Sampling-bias-corrected neural modeling for large corpus item recommendations", RecSys), as in
+  TensorFlow's ``sampled_softmax_loss`` (true and sampled logits alike). A sampled negative equal to
+  the position's target (an "accidental hit") is masked to ``-inf``. eSASRec's benchmark
+  (arXiv 2508.06450) trains SASRec with 256 such negatives.
+
+:func:`resolve_loss` turns ``loss = "auto"`` into ``full`` or ``sampled`` from the catalogue size and
+the device, with thresholds measured by ``bench/sasrec_loss.py`` (``bench/results/sasrec-loss.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+LossName = Literal["auto", "full", "sampled"]
+SamplerName = Literal["uniform", "popularity"]
+LOSSES: tuple[str, ...] = ("auto", "full", "sampled")
+SAMPLERS: tuple[str, ...] = ("uniform", "popularity")
+
+#: ``auto`` trains with full CE up to this many items on a CPU, sampled softmax above. Measured on the
+#: 2-core box (``bench/results/sasrec-loss.json``: CPU seconds per epoch, one torch thread, 256
+#: negatives): full CE costs 1.3x the sampled loss on ML-100K (1,682 items: 5.4 s vs 4.1 s), 6.4x on
+#: Beauty (12,101 items: 34 s vs 5.3 s), 17x and 19x on synthetic 50k and 100k catalogues. Full CE
+#: grows linearly with the catalogue (about 0.03 + 1.9e-5 x items ms per target vs a flat ~0.04 ms
+#: sampled), so it is twice the sampled cost near 2,600 items and three times near 5,000. The sampled
+#: loss is not free in quality (Beauty, docs/evaluation.md "Sampled softmax": NDCG@10 4-11% below full
+#: CE), so full CE is kept wherever it costs at most about 3x.
+AUTO_FULL_MAX_ITEMS_CPU = 5_000
+#: The same threshold on CUDA, where the (positions x items) logit matrix is one fast matmul: full CE
+#: on Beauty took 1.0 s per epoch on an H200 (bench/results/eval-beauty); 100k items is that x8 (an
+#: extrapolation, not a measurement), still seconds per epoch, and the logits of a 1,024-target step
+#: (400 MB) fit any GPU.
+AUTO_FULL_MAX_ITEMS_CUDA = 100_000
+
+
+def resolve_loss(loss: str, n_items: int, device: torch.device | str) -> Literal["full", "sampled"]:
+    """``full`` or ``sampled`` for ``loss`` (``auto`` decides by ``n_items`` and the device type).
+
+    Raises:
+        ValueError: for a loss that is not one of :data:`LOSSES`.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown SASRec loss {loss!r}: expected one of {', '.join(LOSSES)}")
+    if loss != "auto":
+        return loss  # type: ignore[return-value]
+    kind = torch.device(device).type
+    limit = AUTO_FULL_MAX_ITEMS_CUDA if kind == "cuda" else AUTO_FULL_MAX_ITEMS_CPU
+    return "full" if n_items <= limit else "sampled"
+
+
+class NegativeSampler:
+    """Draws negatives among items ``1..n_items`` (index 0 is padding) and knows their ``log q``.
+
+    Args:
+        n_items: real items.
+        kind: ``uniform`` or ``popularity`` (train counts).
+        counts: (n_items + 1,) train counts, needed for ``popularity``; each gets +1 so items seen only
+            in validation or test can still be drawn (and their log q is finite).
+        power: popularity smoothing exponent: q(i) ∝ (count(i) + 1) ** power (1: raw popularity,
+            0: uniform; word2vec's 0.75 lies between).
+        device: where samples and ``log q`` live.
+        seed: seed of the sampler's own generator (training stays reproducible).
+    """
+
+    def __init__(self, n_items: int, kind: str = "uniform", counts: np.ndarray | None = None,
+                 power: float = 1.0, device: torch.device | str = "cpu", seed: int = 0) -> None:
+        if kind not in SAMPLERS:
+            raise ValueError(f"unknown negative sampler {kind!r}: expected one of {', '.join(SAMPLERS)}")
+        if n_items < 1:
+            raise ValueError("the catalogue is empty: nothing to sample.")
+        self.n_items, self.kind = n_items, kind
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        if kind == "popularity":
+            if counts is None or len(counts) != n_items + 1:
+                raise ValueError("popularity sampling needs train counts of length n_items + 1.")
+            w = (np.asarray(counts[1:], dtype=np.float64) + 1.0) ** power
+            probs = np.concatenate([[0.0], w / w.sum()])
+        else:
+            probs = np.concatenate([[0.0], np.full(n_items, 1.0 / n_items)])
+        self.probs = torch.tensor(probs, dtype=torch.float32, device=self.device)
+        with np.errstate(divide="ignore"):
+            self.log_q = torch.tensor(np.log(probs), dtype=torch.float32, device=self.device)  # -inf at padding
+
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` item indices (with replacement; the logQ correction accounts for repeats)."""
+        if self.kind == "uniform":
+            return torch.randint(1, self.n_items + 1, (n,), generator=self.generator, device=self.device)
+        return torch.multinomial(self.probs, n, replacement=True, generator=self.generator)
+
+
+def full_ce_loss(h: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each position's target against every item (``table`` rows; row 0 padding).
+
+    Args:
+        h: (P, d) hidden states of the predicted positions.
+        targets: (P,) target item indices.
+        table: (n_items + 1, d) output item embeddings.
+    """
+    return nn.functional.cross_entropy(h @ table.T, targets)
+
+
+def sampled_logits(h: torch.Tensor, targets: torch.Tensor, table: torch.Tensor, negatives: torch.Tensor,
+                   log_q: torch.Tensor | None = None) -> torch.Tensor:
+    """(P, 1 + N) logits: column 0 the target, then the shared negatives; corrected and hit-masked.
+
+    Args:
+        h: (P, d) hidden states; targets: (P,) item indices; table: (n_items + 1, d) item embeddings.
+        negatives: (N,) item indices shared by every position.
+        log_q: (n_items + 1,) log sampling probabilities; when given every logit (target and negatives)
+            becomes ``logit - log q(item)`` (Yi et al. 2019). ``None``: no correction (uniform
+            sampling, where it is a constant and cancels).
+    """
+    pos = (h * table[targets]).sum(-1, keepdim=True)
+    neg = h @ table[negatives].T
+    if log_q is not None:
+        pos = pos - log_q[targets].unsqueeze(1)
+        neg = neg - log_q[negatives].unsqueeze(0)
+    # accidental hits: a negative that is the position's own target must not be pushed down
+    neg = neg.masked_fill(negatives.unsqueeze(0) == targets.unsqueeze(1), float("-inf"))
+    return torch.cat([pos, neg], dim=1)
+
+
+def sampled_softmax_loss(h: torch.Tensor, targets: torch.Tensor, table: torch.Tensor, negatives: torch.Tensor,
+                         log_q: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean sampled-softmax cross-entropy: the target (column 0 of :func:`sampled_logits`) vs the negatives."""
+    logits = sampled_logits(h, targets, table, negatives, log_q)
+    return nn.functional.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long, device=logits.device))
+

@@ -1,0 +1,36 @@
+"""Training the SASRec variants side by side gives the same models as training them one after another."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from personarec.session.fit import Variant, fit_variants
+from personarec.session.sasrec import SASRecConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_sasrec import cyclic  # noqa: E402
+
+
+def test_parallel_training_equals_sequential_training() -> None:
+    data = cyclic(12, 8)
+    rng = np.random.default_rng(3)
+    users = rng.normal(size=(data.n_users, 4)).astype(np.float32)
+    items = rng.normal(size=(data.n_items + 1, 6)).astype(np.float32)
+    cfg = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=3, progress=False, batch_size=64, seed=11)
+    variants = [Variant("sasrec"), Variant("persona", users, items)]
+    one = fit_variants(data, cfg, variants, jobs=1)
+    two = fit_variants(data, cfg, variants, jobs=2)
+    assert set(one) == set(two) == {"sasrec", "persona"}
+    for name in one:
+        a, b = one[name], two[name]
+        assert a.best_epoch_ == b.best_epoch_ and len(a.history_) == len(b.history_) == 3
+        assert a.config == b.config
+        for key, value in a.net_.state_dict().items():  # type: ignore[union-attr]
+            torch.testing.assert_close(value, b.net_.state_dict()[key], rtol=0, atol=0)  # type: ignore[union-attr]
+        session = [np.array([1, 2, 3])]
+        uv = users[:1] if name == "persona" else None
+        torch.testing.assert_close(a.score_sessions(session, uv), b.score_sessions(session, uv))
