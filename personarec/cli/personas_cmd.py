@@ -32,21 +32,39 @@ def personas() -> None:
 @click.option("--seed", type=int, default=None, help="Training seed (default: persona.seed or the global seed).")
 @click.option("--learner", default=None, help="Persona learner: hdgi, hdgi-struct or heco (default: persona.learner).")
 @click.option("--no-write", is_flag=True, help="Train and save the model, but do not write personas to Neo4j.")
+@click.option("--nproc", type=int, default=None, help="Training processes on this machine, data-parallel "
+              "(torch.distributed, gloo; default: persona.nproc). Under torchrun the launcher decides.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @pass_app
 def train(app: AppContext, dataset: str | None, epochs: int | None, metapaths: tuple[str, ...], seed: int | None,
-          learner: str | None, no_write: bool, as_json: bool) -> None:
+          learner: str | None, no_write: bool, nproc: int | None, as_json: bool) -> None:
     """Export the train-split KG, learn personas (persona.learner) and write them back in one transaction."""
     # Flags first: a rejected value must not cost a training run nor touch the stored personas.
     settings = app.apply_flags({"persona.epochs": ("--epochs", epochs),
                                 "persona.metapaths": ("--metapath", list(metapaths) or None),
                                 "persona.seed": ("--seed", seed),
-                                "persona.learner": ("--learner", learner)})
+                                "persona.learner": ("--learner", learner),
+                                "persona.nproc": ("--nproc", nproc)})
     dataset = app.check_dataset(dataset)
-    from personarec.persona import train_personas
+    from personarec.config import torchrun_env
 
-    summary = train_personas(app.graph(write=not no_write), settings, dataset, write=not no_write,
-                             echo=None if as_json else click.echo)
+    launched = torchrun_env()
+    if launched is not None and launched.world_size == 1:
+        launched = None  # torchrun with one process: train here as usual
+    if launched is not None or settings.persona.nproc > 1:
+        from personarec.persona.distributed import train_personas_distributed
+
+        maybe = train_personas_distributed(app.graph(write=not no_write), settings, dataset, write=not no_write,
+                                           launched=launched,
+                                           echo=None if as_json else click.echo)
+        if maybe is None:  # a torchrun rank other than 0: rank 0 reports
+            return
+        summary = maybe
+    else:
+        from personarec.persona import train_personas
+
+        summary = train_personas(app.graph(write=not no_write), settings, dataset, write=not no_write,
+                                 echo=None if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
         return

@@ -147,6 +147,44 @@ def fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool = 
 
 def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
          on_epoch: Callable[[int, float], None] | None) -> FitResult:
+    return fit_loop(prep, settings, seed=seed, progress=progress, on_epoch=on_epoch)
+
+
+#: One optimiser step on the global batch ``rows``: ``(learner, model, optimiser, rows, full) -> loss x len(rows)``
+#: (``full``: the batch is every user, in order). :class:`LocalStep` is one process;
+#: :class:`personarec.persona.distributed.ShardedStep` splits the batch across ``torch.distributed`` ranks.
+StepFn = Callable[[Learner, torch.nn.Module, torch.optim.Optimizer, np.ndarray, bool], float]
+
+
+class LocalStep:
+    """The one-process step: the learner's loss on the whole batch, backward, Adam step. Full batch uses
+    the whole adjacencies against ``X`` itself (no per-metapath copies of ``X``), built once."""
+
+    def __init__(self, prep: PreparedGraph, full: bool) -> None:
+        self.prep = prep
+        self.full_adjs = [_torch_csr(a) for a in prep.adjs] if full else None
+
+    def __call__(self, learner: Learner, model: torch.nn.Module, opt: torch.optim.Optimizer, rows: np.ndarray,
+                 full: bool) -> float:
+        prep = self.prep
+        if full and self.full_adjs is not None:
+            step = Batch(rows, prep.x, [prep.x] * len(self.full_adjs), self.full_adjs)
+        else:
+            step = Batch.of_rows(prep.adjs, prep.x, rows)
+        opt.zero_grad()
+        loss = learner.loss(model, prep, step, self.full_adjs if full else None)
+        loss.backward()
+        opt.step()
+        return float(loss.detach()) * len(rows)
+
+
+def fit_loop(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
+             on_epoch: Callable[[int, float], None] | None, step: StepFn | None = None) -> FitResult:
+    """The training loop shared by one process and ``torch.distributed``: seeded model, Adam, the epoch's
+    batch order (every user in order when full batch, else a seeded permutation cut into
+    ``persona.batch_size`` users), ``step`` per batch (default :class:`LocalStep`), early stopping on the
+    epoch loss (mean over users of the batch losses weighted by batch size). Every random draw here comes
+    from ``seed`` alone, so processes with the same seed see the same batches in the same order."""
     cfg = settings.persona
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -158,8 +196,7 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch = n if n <= cfg.full_batch_max else cfg.batch_size
     full = batch >= n
-    # Full batch: the whole adjacencies against X itself (no per-metapath copies of X), reused every epoch.
-    full_adjs = [_torch_csr(a) for a in prep.adjs] if full else []
+    step = step or LocalStep(prep, full)
     best, best_state, best_epoch, wait = float("inf"), copy.deepcopy(model.state_dict()), 0, 0
     curve: list[float] = []
     t0 = time.perf_counter()
@@ -171,15 +208,7 @@ def _fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool,
         total, count = 0.0, 0
         for start in range(0, n, batch):
             rows = order[start:start + batch]
-            if full:
-                step = Batch(rows, prep.x, [prep.x] * len(full_adjs), full_adjs)
-            else:
-                step = Batch.of_rows(prep.adjs, prep.x, rows)
-            opt.zero_grad()
-            loss = learner.loss(model, prep, step, full_adjs if full else None)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(rows)
+            total += step(learner, model, opt, rows, full)
             count += len(rows)
         epoch_loss = total / count
         curve.append(epoch_loss)
@@ -320,8 +349,21 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
         export: reuse an existing export instead of reading Neo4j again.
         echo: where to report stage timings (e.g. ``click.echo``).
     """
-    cfg, seed = settings.persona, _seed(settings)
+    seed = _seed(settings)
     say = echo or log.info
+    export, prep, times = export_and_prepare(graph, settings, dataset, progress=progress, export=export, say=say)
+    t = time.perf_counter()
+    fitres = fit(prep, settings, seed=seed, progress=progress)
+    times["train"] = time.perf_counter() - t
+    return finish_run(graph, settings, dataset, export, prep, fitres, times, write=write, say=say)
+
+
+def export_and_prepare(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool,
+                       export: KGExport | None, say: Callable[[str], None]
+                       ) -> tuple[KGExport, PreparedGraph, dict[str, float]]:
+    """The first stages of :func:`train_personas`: the train-split export (unless given) and the metapath
+    adjacencies; returns them with their timings."""
+    cfg, seed = settings.persona, _seed(settings)
     times: dict[str, float] = {}
     t = time.perf_counter()
     if export is None:
@@ -333,11 +375,18 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
     t = time.perf_counter()
     prep = prepare(export, cfg.metapaths, cfg.max_neighbors, seed)
     times["metapaths"] = time.perf_counter() - t
+    say(f"metapaths ({times['metapaths']:.1f} s): " + ", ".join(
+        f"{mp.name} {int(a.nnz)}" for mp, a in zip(prep.metapaths, prep.adjs, strict=True)))
+    return export, prep, times
+
+
+def finish_run(graph: Graph, settings: Settings, dataset: str | None, export: KGExport, prep: PreparedGraph,
+               fitres: FitResult, times: dict[str, float], *, write: bool, say: Callable[[str], None]
+               ) -> PersonaRunSummary:
+    """The last stages of :func:`train_personas` on a trained model: final personas, the model store and
+    (with ``write``) the atomic write-back and ``PersonaRun`` node."""
+    cfg, seed = settings.persona, _seed(settings)
     edges = {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs, strict=True)}
-    say(f"metapaths ({times['metapaths']:.1f} s): " + ", ".join(f"{k} {v}" for k, v in edges.items()))
-    t = time.perf_counter()
-    fitres = fit(prep, settings, seed=seed, progress=progress)
-    times["train"] = time.perf_counter() - t
     personas, beta = embed_all(fitres.model, prep, learner=fitres.learner)
     say(f"trained {len(fitres.loss_curve)} epochs in {times['train']:.1f} s; best loss "
         f"{fitres.best_loss:.4f} at epoch {fitres.best_epoch}")
