@@ -6,7 +6,7 @@
 #   bash run.sh unit   # the unit tier, no server: pytest -m "not neo4j and not sparql and not slow" (tests/conftest.py)
 #   bash run.sh lint   # ruff over the tree, mypy over the package as the wheel lays it out
 # Set-up is idempotent and cached: apt packages (Java, Maven, Virtuoso), a virtualenv in .venv with the
-# pinned Python packages, and the Neo4j jars from Maven Central.
+# pinned Python packages (pyspark included), and the Neo4j server and Spark connector jars from Maven Central.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${PERSONAREC_VENV:-.venv}
@@ -42,7 +42,7 @@ python_setup() {
   [ -x "$VENV/bin/python" ] || { log "creating virtualenv $VENV"; python3 -m venv "$VENV"; }
   log "installing Python packages (first time: several minutes, torch is large)"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e '.[test]'
+  "$VENV/bin/pip" install -q -e '.[test,spark]'
   echo "$want" > "$stamp"
 }
 
@@ -58,6 +58,8 @@ setup() {
   apt_setup
   python_setup
   "$VENV/bin/personarec" neo4j install >/dev/null
+  # the Neo4j Connector for Apache Spark (--engine spark), from Maven Central into its jar cache, once
+  "$VENV/bin/python" -m personarec.spark.jars >/dev/null
   offline_env
 }
 

@@ -129,7 +129,7 @@ def test_only_config_reads_the_environment() -> None:
     # Reading or setting variables elsewhere would bypass the one validated configuration; passing the
     # whole environment on to a child process (server/manager.py) is fine.
     root = Path(__file__).resolve().parents[1]
-    pattern = re.compile(r"os\.environ(\.get|\.setdefault|\.pop|\[)|getenv\(|putenv\(")
+    pattern = re.compile(r"os\.environ(\.get|\.setdefault|\.pop|\[)|in os\.environ|getenv\(|putenv\(")
     config = root / "personarec" / "config.py"
     offenders = [f"{path.relative_to(root)}:{n}" for folder in ("personarec", "loaders")
                  for path in sorted((root / folder).rglob("*.py")) if path != config

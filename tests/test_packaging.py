@@ -43,6 +43,7 @@ REQUIRED = [
     "personarec/loaders/common.py",
     "personarec/loaders/dbpedia/sparql.py",
     "personarec/server/pom.xml",
+    "personarec/spark/pom.xml",
 ]
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
 

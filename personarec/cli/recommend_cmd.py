@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from personarec.cli.common import AppContext, pass_app, print_rows
 from personarec.db import resolve_dataset
+
+if TYPE_CHECKING:
+    from personarec.graph import Graph
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,10 @@ log = logging.getLogger(__name__)
               help="Trained model set (TrainedModels.save); two-stage without a saved set there trains and saves.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Users per batch (one transaction each).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process; spark: Apache Spark with the Neo4j connector (needs a saved --model-dir; "
+              "every user or --users; Neo4j output).")
+@click.option("--master", default=None, help="Spark master URL with --engine spark (default: spark.master, local[*]).")
 @click.option("--list", "list_", is_flag=True, help="List the recommendation runs and exit.")
 @click.option("--compare", nargs=2, metavar="RUN_A RUN_B", default=None,
               help="Overlap of two runs (Jaccard and overlap@k per user, averaged) and exit.")
@@ -47,7 +55,7 @@ log = logging.getLogger(__name__)
 def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, users_file: str | None,
               sessions_file: str | None, parquet: str | None, no_neo4j: bool, model: str, model_dir: str | None,
               batch_size: int, list_: bool, compare: tuple[str, str] | None, remove: str | None,
-              as_json: bool) -> None:
+              as_json: bool, engine: str = "local", master: str | None = None) -> None:
     """Top-k recommendations for every user (or a list, or anonymous sessions) into Neo4j and/or Parquet."""
     from personarec import jobs
 
@@ -76,6 +84,12 @@ def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, 
     ds = resolve_dataset(graph, app.check_dataset(dataset))
     if not no_neo4j:
         graph = app.graph(write=True)
+    if engine == "spark":
+        _recommend_spark(app, graph, ds, k, run_id, users_file, sessions_file, parquet, no_neo4j, model, model_dir,
+                         batch_size, master, as_json)
+        return
+    if master:
+        raise click.UsageError("--master goes with --engine spark.")
     recommender = jobs.build_recommender(graph, app.settings, ds, model, model_dir)
     if sessions_file:
         if not parquet:
@@ -89,6 +103,25 @@ def recommend(app: AppContext, dataset: str | None, k: int, run_id: str | None, 
         summary = jobs.recommend(graph, app.settings, recommender, run_id, dataset=ds, users=users, k=k,
                                  parquet=Path(parquet) if parquet else None, neo4j=not no_neo4j,
                                  batch_size=batch_size)
+    click.echo(json.dumps(summary.as_dict()) if as_json else summary.line())
+
+
+def _recommend_spark(app: AppContext, graph: Graph, dataset: str, k: int, run_id: str | None,
+                     users_file: str | None, sessions_file: str | None, parquet: str | None, no_neo4j: bool,
+                     model: str, model_dir: str | None, batch_size: int, master: str | None, as_json: bool) -> None:
+    """``--engine spark`` (personarec.spark.recommend): users' top-k scored on Spark, written to Neo4j."""
+    from personarec import jobs
+    from personarec.spark.recommend import recommend_spark
+
+    if sessions_file or parquet or no_neo4j:
+        raise click.UsageError("--engine spark writes users' RECOMMENDED edges to Neo4j: --sessions, --parquet "
+                               "and --no-neo4j go with --engine local.")
+    if model == "popular" or not model_dir:
+        raise click.UsageError("--engine spark scores with a saved two-stage model set: give --model-dir DIR "
+                               "(train one with --model two-stage --model-dir DIR).")
+    users = jobs.read_id_file(users_file) if users_file else None
+    summary = recommend_spark(graph, app.settings, model_dir, run_id, dataset=dataset, users=users, k=k,
+                              batch_size=batch_size, master=master)
     click.echo(json.dumps(summary.as_dict()) if as_json else summary.line())
 
 

@@ -106,7 +106,7 @@ def _chunks(seq: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(seq[start:start + size])
 
 
-def _start_run(graph: Graph, run_id: str, recommender: Recommender, dataset: str, k: int, kind: str,
+def start_run(graph: Graph, run_id: str, recommender: Recommender, dataset: str, k: int, kind: str,
                config: dict[str, Any]) -> dict[str, Any]:
     run = graph.write("load/recommend_run_start.cypher",
                       {"run": run_id, "model": recommender.name, "dataset": dataset, "k": k, "kind": kind,
@@ -150,7 +150,7 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     done: set[str] | None = None
     status = "running"
     if neo4j:
-        run = _start_run(graph, run_id, recommender, dataset, k, "users", config)
+        run = start_run(graph, run_id, recommender, dataset, k, "users", config)
         status = run["status"]
         done = {r["user"] for r in graph.read("queries/jobs_done_users.cypher", {"run": run_id})}
     writer = None
@@ -175,7 +175,7 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
         batch = UserBatch(ids=chunk, histories=[by_user[u]["items"] for u in chunk],
                           personas=[by_user[u]["persona"] for u in chunk])
         items, scores = recommender.recommend(batch, k)
-        _check_output(batch, items, scores, k)
+        check_output(batch, items, scores, k)
         if neo4j:
             payload = [{"user": u, "items": its, "scores": [float(s) for s in scs]}
                        for u, its, scs in zip(chunk, items, scores)]
@@ -240,7 +240,7 @@ def recommend_sessions(graph: Graph, settings: Settings, recommender: Recommende
         log.warning("%d session items are not in the graph and are ignored", unknown)
     sess = [(sid, [i for i in its if i in known]) for sid, its in sess]
     if neo4j:
-        _start_run(graph, run_id, recommender, dataset, k, "sessions", {"sessions": len(sess)})
+        start_run(graph, run_id, recommender, dataset, k, "sessions", {"sessions": len(sess)})
     writer = PartWriter(Path(parquet), "session", {"run": run_id, "model": recommender.name, "k": k,
                                                    "kind": "sessions", "dataset": dataset})
     done = writer.done_ids()
@@ -254,7 +254,7 @@ def recommend_sessions(graph: Graph, settings: Settings, recommender: Recommende
         personas = [infer_persona(its) if infer_persona and its else None for its in hists]
         batch = UserBatch(ids=ids, histories=hists, personas=personas)
         items, scores = recommender.recommend(batch, k)
-        _check_output(batch, items, scores, k)
+        check_output(batch, items, scores, k)
         writer.write(run_id, ids, items, scores)
         done.update(ids)
         if neo4j:
@@ -277,7 +277,7 @@ def recommend_sessions(graph: Graph, settings: Settings, recommender: Recommende
     return summary
 
 
-def _check_output(batch: UserBatch, items: list[list[str]], scores: list[list[float]], k: int) -> None:
+def check_output(batch: UserBatch, items: list[list[str]], scores: list[list[float]], k: int) -> None:
     """A model that breaks the contract fails loudly rather than writing wrong edges."""
     if len(items) != len(batch) or len(scores) != len(batch):
         raise JobError(f"the model returned {len(items)} lists for a batch of {len(batch)} users.")
