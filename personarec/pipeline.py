@@ -7,18 +7,23 @@ Stages (arXiv 2604.06928, Fig. 1): start Neo4j -> schema -> load MovieLens-100K 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from personarec import db as dbops
 from personarec.config import DBpediaConfig, Settings
 from personarec.errors import PersonarecError
 from personarec.graph import Graph, connect
+
+if TYPE_CHECKING:
+    from personarec.server.virtuoso import ManagedVirtuoso
 
 log = logging.getLogger(__name__)
 
@@ -53,46 +58,134 @@ def ensure_server(settings: Settings, echo: Echo) -> None:
          f"{server.bolt_uri}")
 
 
-@contextmanager
-def dbpedia_endpoint(settings: Settings, mode: DBpediaMode, echo: Echo) -> Iterator[str | None]:
-    """The SPARQL endpoint to enrich from, starting (and afterwards stopping) a local mirror if needed.
+class DBpediaSource:
+    """The SPARQL endpoint the DBpedia stage reads, decided when the job starts.
 
     ``auto``: a configured endpoint wins; else a local mirror when ``<data_dir>/dbpedia`` holds
-    ``*.nt.gz`` dumps (offline machines); else the public DBpedia endpoint.
+    ``*.nt.gz`` dumps (offline machines); else the public DBpedia endpoint. A local mirror starts in a
+    background thread at once, so Virtuoso loads its dumps while Neo4j starts and the dataset loads
+    (about 12 s of the main job's critical path); :meth:`endpoint` waits for it.
     """
-    if mode == "off":
-        yield None
-        return
-    from personarec.datasets import data_dirs
 
-    configured = settings.dbpedia.endpoint != DBpediaConfig.model_fields["endpoint"].default
-    dumps = next((d / "dbpedia" for d in data_dirs(settings) if any((d / "dbpedia").glob("*.nt.gz"))), None)
-    has_dumps = dumps is not None
-    if mode == "endpoint" or (mode == "auto" and (configured or not has_dumps)):
-        yield settings.dbpedia.endpoint
-        return
-    if not has_dumps:
-        raise PersonarecError("no DBpedia dumps (dbpedia/*.nt.gz) in the data folders; set PERSONAREC_DATA_DIR "
-                              "or use --dbpedia endpoint.")
-    from personarec.server.virtuoso import ManagedVirtuoso
+    def __init__(self, settings: Settings, mode: DBpediaMode, echo: Echo) -> None:
+        self._echo = echo
+        self._url: str | None = None
+        self._mirror: ManagedVirtuoso | None = None
+        self._started = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if mode == "off":
+            return
+        from personarec.datasets import data_dirs
 
-    mirror = ManagedVirtuoso.from_settings(settings)
-    started = mirror.start(load=dumps)
-    echo(f"DBpedia mirror {'started' if started else 'running'} with {dumps}: {mirror.endpoint}")
+        configured = settings.dbpedia.endpoint != DBpediaConfig.model_fields["endpoint"].default
+        dumps = next((d / "dbpedia" for d in data_dirs(settings) if any((d / "dbpedia").glob("*.nt.gz"))), None)
+        if mode == "endpoint" or (mode == "auto" and (configured or dumps is None)):
+            self._url = settings.dbpedia.endpoint
+            return
+        if dumps is None:
+            raise PersonarecError("no DBpedia dumps (dbpedia/*.nt.gz) in the data folders; set PERSONAREC_DATA_DIR "
+                                  "or use --dbpedia endpoint.")
+        from personarec.server.virtuoso import ManagedVirtuoso
+
+        self._mirror = ManagedVirtuoso.from_settings(settings)
+        self._thread = threading.Thread(target=self._start, args=(self._mirror, dumps), name="dbpedia-mirror",
+                                        daemon=True)
+        self._thread.start()
+
+    def _start(self, mirror: ManagedVirtuoso, dumps: Path) -> None:
+        try:
+            self._started = mirror.start(load=dumps)
+            self._echo(f"DBpedia mirror {'started' if self._started else 'running'} with {dumps}: {mirror.endpoint}")
+        except BaseException as exc:  # re-raised by endpoint(), in the stage that needs it
+            self._error = exc
+
+    def endpoint(self) -> str | None:
+        """The endpoint URL (waiting for a local mirror to be ready), or None with ``--dbpedia off``."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._mirror.endpoint if self._mirror is not None else self._url
+
+    def close(self) -> None:
+        """Stop the local mirror if this job started it (idempotent)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._mirror is not None and self._started:
+            self._mirror.stop()
+            self._started = False
+
+
+@contextmanager
+def dbpedia_endpoint(settings: Settings, mode: DBpediaMode, echo: Echo) -> Iterator[DBpediaSource]:
+    """A :class:`DBpediaSource` for the job, its local mirror (if any) stopped on exit."""
+    source = DBpediaSource(settings, mode, echo)
     try:
-        yield mirror.endpoint
+        yield source
     finally:
-        if started:
-            mirror.stop()
+        source.close()
 
 
-def _stage(echo: Echo, name: str) -> float:
-    echo(f"== {name}")
-    return time.monotonic()
+#: Stages of the main job and their seconds on the 2-core reference box (docs/operations.md, "Main job"):
+#: the base of the time-left estimate, scaled by how fast the finished stages went.
+STAGES: tuple[tuple[str, float], ...] = (
+    ("start Neo4j", 12.0),
+    ("load MovieLens-100K", 10.0),
+    ("DBpedia enrichment", 20.0),
+    ("LLM item embeddings", 35.0),
+    ("HDGI personas", 15.0),
+    ("evaluation (full ranking, history masked)", 60.0),
+    ("batch recommendations", 8.0),
+)
 
 
-def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Echo) -> str:
-    """Load, enrich, embed, personas, evaluate, recommend on an open graph; returns the metrics table."""
+class StageClock:
+    """Announces each stage with its number, the time so far and an estimate of the time left.
+
+    The estimate is the reference seconds of the stages still to run (:data:`STAGES`) times the ratio of
+    actual to reference time over the finished stages (clamped to [0.5, 5]): a slower machine or a busy
+    one stretches the whole remainder, not only the current stage.
+    """
+
+    def __init__(self, echo: Echo, stages: tuple[tuple[str, float], ...] = STAGES) -> None:
+        self.echo = echo
+        self.stages = stages
+        self.started = time.monotonic()
+        self._done_ref = 0.0
+        self._index = -1
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def left(self) -> float:
+        """Estimated seconds from now to the end (the current stage counted whole)."""
+        elapsed = self.elapsed()
+        speed = min(5.0, max(0.5, elapsed / self._done_ref)) if self._done_ref > 0 else 1.0
+        return speed * sum(ref for _, ref in self.stages[max(self._index, 0):])
+
+    def stage(self, name: str) -> float:
+        """Announce the next stage (``name`` must be the next in :data:`STAGES`); returns its start time."""
+        if self._index >= 0:
+            self._done_ref += self.stages[self._index][1]
+        self._index = next((i for i, (n, _) in enumerate(self.stages) if n == name), self._index + 1)
+        self.echo(f"== [{self._index + 1}/{len(self.stages)}] {name}  "
+                  f"({_clock(self.elapsed())} so far, about {_clock(self.left())} left)")
+        return time.monotonic()
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Echo,
+               dbpedia: DBpediaSource | None = None, clock: StageClock | None = None) -> str:
+    """Load, enrich, embed, personas, evaluate, recommend on an open graph; returns the metrics table.
+
+    ``dbpedia``: where the enrichment reads from (default: decided now from ``opts.dbpedia``);
+    ``clock``: announces the stages (default: a fresh one).
+    """
     from personarec.datasets import resolve_movielens_100k
     from personarec.embed.items import embed_items
     from personarec.enrich.dbpedia import enrich_dbpedia
@@ -102,7 +195,8 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     from personarec.load import load_dataset
     from personarec.persona.train import train_personas
 
-    t = _stage(echo, "load MovieLens-100K")
+    clock = clock or StageClock(echo)
+    t = clock.stage("load MovieLens-100K")
     folder = resolve_movielens_100k(opts.data, settings, download=opts.download)
     loaded = load_dataset(graph, settings, "movielens", [folder])
     dataset = loaded.dataset
@@ -110,33 +204,37 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
          f"({', '.join(f'{k} {v}' for k, v in loaded.split_counts.items())}), split fingerprint "
          f"{loaded.fingerprint} [{time.monotonic() - t:.0f} s]")
 
-    t = _stage(echo, "DBpedia enrichment")
-    try:
-        with dbpedia_endpoint(settings, opts.dbpedia, echo) as endpoint:
+    t = clock.stage("DBpedia enrichment")
+    with contextlib.ExitStack() as stack:
+        source = dbpedia or stack.enter_context(dbpedia_endpoint(settings, opts.dbpedia, echo))
+        try:
+            endpoint = source.endpoint()
             if endpoint is None:
                 echo("skipped (--dbpedia off)")
             else:
                 enriched = enrich_dbpedia(graph, settings, dataset, endpoint)
                 echo(f"{enriched.linked}/{enriched.items} items linked, {enriched.facts} facts, "
                      f"{enriched.unmatched} unmatched [{time.monotonic() - t:.0f} s]")
-    except PersonarecError as exc:  # the KG is still useful without DBpedia facts
-        echo(f"DBpedia enrichment skipped: {exc}")
+        except PersonarecError as exc:  # the KG is still useful without DBpedia facts
+            echo(f"DBpedia enrichment skipped: {exc}")
+        finally:
+            source.close()  # the mirror's memory is better spent on the stages that follow
 
-    t = _stage(echo, "LLM item embeddings")
+    t = clock.stage("LLM item embeddings")
     embedded = embed_items(graph, settings, dataset=dataset)
     echo(f"{embedded.encoded} items encoded, {embedded.unchanged} unchanged [{time.monotonic() - t:.0f} s]")
 
-    t = _stage(echo, "HDGI personas")
+    t = clock.stage("HDGI personas")
     personas = train_personas(graph, settings, dataset)
     echo(f"{personas.users} personas written, run {personas.run_id} [{time.monotonic() - t:.0f} s]")
 
-    t = _stage(echo, "evaluation (full ranking, history masked)")
+    t = clock.stage("evaluation (full ranking, history masked)")
     model_dir = opts.out_dir / "model"
     report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds or settings.eval.seeds[:1],
                       save_models=model_dir)
     echo(f"report in {opts.out_dir / 'eval'} [{time.monotonic() - t:.0f} s]")
 
-    t = _stage(echo, "batch recommendations")
+    t = clock.stage("batch recommendations")
     recommender = build_recommender(graph, settings, dataset, "two-stage", model_dir)  # the evaluated models
     run = recommend(graph, settings, recommender, dataset=dataset, k=opts.k)
     echo(f"{run.line()} [{time.monotonic() - t:.0f} s]")
@@ -149,12 +247,15 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
 def run_pipeline(settings: Settings, echo: Echo = print, opts: PipelineOptions | None = None) -> None:
     """Run the whole pipeline and end with the metrics table and the Neo4j Browser URL."""
     opts = opts or PipelineOptions()
-    started = time.monotonic()
-    ensure_server(settings, echo)
-    with connect(settings) as graph:
-        constraints = dbops.init_schema(graph, settings)
-        echo(f"schema applied ({len(constraints)} constraints), Neo4j {graph.server_version()}")
-        table = run_stages(graph, settings, opts, echo)
+    clock = StageClock(echo)
+    # The DBpedia mirror (when one is used) starts loading now, beside Neo4j's start and the dataset load.
+    with dbpedia_endpoint(settings, opts.dbpedia, echo) as dbpedia:
+        clock.stage("start Neo4j")
+        ensure_server(settings, echo)
+        with connect(settings) as graph:
+            constraints = dbops.init_schema(graph, settings)
+            echo(f"schema applied ({len(constraints)} constraints), Neo4j {graph.server_version()}")
+            table = run_stages(graph, settings, opts, echo, dbpedia, clock)
     echo(f"\n{table}\n")
-    echo(f"pipeline finished in {time.monotonic() - started:.0f} s")
+    echo(f"pipeline finished in {clock.elapsed():.0f} s")
     echo(f"Neo4j Browser: {settings.browser_url}")
