@@ -127,16 +127,17 @@ def dbpedia_endpoint(settings: Settings, mode: DBpediaMode, echo: Echo) -> Itera
         source.close()
 
 
-#: Stages of the main job and their seconds on the 2-core reference box (docs/operations.md, "Main job"):
-#: the base of the time-left estimate, scaled by how fast the finished stages went.
+#: Stages of the main job and their seconds measured on the idle 2-core reference box from a fresh clone
+#: (docs/operations.md, "Main job"): the base of the time-left estimate, scaled by how fast the finished
+#: stages went.
 STAGES: tuple[tuple[str, float], ...] = (
-    ("start Neo4j", 12.0),
-    ("load MovieLens-100K", 10.0),
-    ("DBpedia enrichment", 20.0),
-    ("LLM item embeddings", 35.0),
-    ("HDGI personas", 15.0),
-    ("evaluation (full ranking, history masked)", 60.0),
-    ("batch recommendations", 8.0),
+    ("start Neo4j", 18.0),
+    ("load MovieLens-100K", 11.0),
+    ("DBpedia enrichment", 21.0),
+    ("LLM item embeddings", 68.0),
+    ("HDGI personas", 18.0),
+    ("evaluation (full ranking, history masked)", 450.0),
+    ("batch recommendations", 16.0),
 )
 
 
