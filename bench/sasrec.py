@@ -21,6 +21,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,12 +90,17 @@ def main() -> None:
         "config": cfg.model_dump(), "torch_threads": cfg.threads, "machine": platform.processor() or platform.machine(),
         "curve": [{k: round(v, 5) for k, v in h.items()} for h in model.history_],
     }
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+    emit(result, args.out)
 
+
+
+def emit(result: dict[str, Any], out: Path | None) -> None:
+    """Print ``result`` as JSON and, with ``out``, write it there (folders created)."""
+    text = json.dumps(result, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    print(text)
 
 if __name__ == "__main__":
     main()

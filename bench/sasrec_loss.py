@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.sasrec import load  # noqa: E402
+from bench.sasrec import emit, load  # noqa: E402
 from personarec.session.data import SequenceData  # noqa: E402
 from personarec.session.sasrec import SASRec, SASRecConfig  # noqa: E402
 
@@ -172,11 +172,7 @@ def main() -> None:
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

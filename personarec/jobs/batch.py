@@ -118,6 +118,18 @@ def start_run(graph: Graph, run_id: str, recommender: Recommender, dataset: str,
     return run
 
 
+def checked_users(graph: Graph, dataset: str, users: Sequence[str]) -> list[str]:
+    """``users`` (node or raw ids) as sorted, de-duplicated node ids; :class:`JobError` when any is not in
+    the graph, before a run starts."""
+    targets = sorted(dict.fromkeys(node_ids(dataset, list(users))))
+    found = {r["user"] for r in graph.read("queries/jobs_users_exist.cypher", {"ids": targets})}
+    missing = [u for u in targets if u not in found]
+    if missing:
+        raise JobError(f"{len(missing)} of {len(targets)} users are not in the graph "
+                       f"(first: {', '.join(missing[:3])}).")
+    return targets
+
+
 def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id: str | None = None, *,
               dataset: str | None = None, users: Sequence[str] | None = None, k: int = 10,
               parquet: str | Path | None = None, neo4j: bool = True, batch_size: int = 256,
@@ -138,12 +150,7 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     if users is None:
         targets = [r["user"] for r in graph.read("queries/jobs_users.cypher", {"dataset": dataset})]
     else:
-        targets = sorted(dict.fromkeys(node_ids(dataset, list(users))))
-        found = {r["user"] for r in graph.read("queries/jobs_users_exist.cypher", {"ids": targets})}
-        missing = [u for u in targets if u not in found]
-        if missing:
-            raise JobError(f"{len(missing)} of {len(targets)} users are not in the graph "
-                           f"(first: {', '.join(missing[:3])}).")
+        targets = checked_users(graph, dataset, users)
     config = {"users": "all" if users is None else len(targets), "history_splits": list(history_splits),
               "seed": settings.seed}
 

@@ -35,8 +35,15 @@ from personarec.db import resolve_dataset
 from personarec.graph import Graph
 from personarec.graph.cypher import statement
 from personarec.jobs.base import UserBatch
-from personarec.jobs.batch import ALL_SPLITS, JobError, RunSummary, check_output, default_run_id, start_run
-from personarec.protocol import node_ids
+from personarec.jobs.batch import (
+    ALL_SPLITS,
+    JobError,
+    RunSummary,
+    check_output,
+    checked_users,
+    default_run_id,
+    start_run,
+)
 from personarec.spark.session import NEO4J_FORMAT, connector_options, read_options, spark_session
 
 if TYPE_CHECKING:
@@ -204,6 +211,7 @@ def recommend_spark(graph: Graph, settings: Settings, model_dir: str | Path, run
     """
     from pyspark.sql import functions as F
 
+    from personarec.jobs.models import build_recommender
     from personarec.session.models import TrainedModels
     from personarec.session.retrieval import RetrievalOptions
 
@@ -214,19 +222,14 @@ def recommend_spark(graph: Graph, settings: Settings, model_dir: str | Path, run
         raise JobError(f"{folder} holds no saved model set: the Spark engine scores with a trained two-stage "
                        "model (train one with `personarec recommend --model two-stage --model-dir DIR`).")
     dataset = resolve_dataset(graph, dataset)
-    # loaded as personarec.jobs.build_recommender loads it (exact or item-index retrieval from [session]);
-    # here it validates the set (hash) before any work, on the executors it scores
-    retrieval = RetrievalOptions.from_session(settings.session)
-    recommender = TrainedModels.load(folder, retrieval=retrieval).recommender()
+    # the single-process job's loader (exact or item-index retrieval from [session]): here it validates the
+    # set (hash) before any work, on the executors it scores
+    recommender = build_recommender(graph, settings, dataset, "two-stage", folder)
+    retrieval = RetrievalOptions.from_session(settings.session)  # what the workers load their copies with
     run_id = run_id or default_run_id(recommender.name, dataset)
     targets: list[str] | None = None
     if users is not None:
-        targets = sorted(dict.fromkeys(node_ids(dataset, list(users))))
-        found = {r["user"] for r in graph.read("queries/jobs_users_exist.cypher", {"ids": targets})}
-        missing = [u for u in targets if u not in found]
-        if missing:
-            raise JobError(f"{len(missing)} of {len(targets)} users are not in the graph "
-                           f"(first: {', '.join(missing[:3])}).")
+        targets = checked_users(graph, dataset, users)
     config = {"users": "all" if targets is None else len(targets), "history_splits": list(history_splits),
               "seed": settings.seed}
     run = start_run(graph, run_id, recommender, dataset, k, "users", config)

@@ -57,6 +57,18 @@ def _rows(text: str) -> list[list[str]]:
     return [line.split("\t")[1:] for line in text.split("\n") if line.startswith("\t") and '"' in line]
 
 
+def _check_graph_view(page: Any, expected: tuple[int, int, int]) -> str:
+    """Wait for the graph view to settle and check its summary against (nodes, relationships of the
+    query, relationships among the nodes): the node count exactly, the relationships drawn between the
+    two (the Browser may connect result nodes), and the legend's counts. Returns the frame's text."""
+    shown = _settled_graph(page)
+    nodes, rels, among = expected
+    shown_nodes, shown_rels = _summary(shown)
+    assert shown_nodes == nodes and rels <= shown_rels <= among, (shown_nodes, shown_rels)
+    assert re.findall(r"\* \((\d+)\)", shown) == [str(nodes), str(among)], shown[-1000:]
+    return shown
+
+
 def _settled_graph(page: Any) -> str:
     """The newest graph frame's text once its overview lists the relationship types: the relationships
     "Connect result nodes" adds arrive after the first drawing."""
@@ -114,11 +126,7 @@ def test_persona_guide_in_neo4j_browser(neo4j_settings: Settings, graph: Graph, 
             assert _rows(shown) == [['"INTEGER NOT NULL"', '"ml-100k:1"']]
 
             _run(page, read["personas_2_neighbourhood.cypher"], "Displaying")
-            shown = _settled_graph(page)
-            nodes, rels, among = expected["personas_2_neighbourhood.cypher"]
-            shown_nodes, shown_rels = _summary(shown)
-            assert shown_nodes == nodes and rels <= shown_rels <= among, (shown_nodes, shown_rels)
-            assert re.findall(r"\* \((\d+)\)", shown) == [str(nodes), str(among)], shown[-1000:]
+            shown = _check_graph_view(page, expected["personas_2_neighbourhood.cypher"])
             assert re.search(r"User \(6\)", shown) and re.search(r"Item \(5\)", shown), shown[-1000:]
             frame = page.locator('[data-testid="frame"]').first
             # the grass applied: users drawn blue, items orange (node circles take the style's colour)
@@ -137,11 +145,7 @@ def test_persona_guide_in_neo4j_browser(neo4j_settings: Settings, graph: Graph, 
             assert all(re.fullmatch(r"0\.\d{1,3}", r[2]) for r in rows), rows  # cosine, 3 decimals
 
             _run(page, read["why_this_item.cypher"], "Displaying")
-            shown = _settled_graph(page)
-            nodes, rels, among = expected["why_this_item.cypher"]
-            shown_nodes, shown_rels = _summary(shown)
-            assert shown_nodes == nodes and rels <= shown_rels <= among, (shown_nodes, shown_rels)
-            assert re.findall(r"\* \((\d+)\)", shown) == [str(nodes), str(among)], shown[-1000:]
+            shown = _check_graph_view(page, expected["why_this_item.cypher"])
 
             page.wait_for_timeout(1500)  # let the force layout of the last graph settle for the picture
             page.screenshot(path=str(tmp_path / "persona-guide.png"), full_page=True)
