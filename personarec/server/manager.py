@@ -243,7 +243,9 @@ class ManagedNeo4j:
         fd = os.open(args_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(_args_file_quote(password) + "\n")
+                # "--" ends the options: a password starting with "-" (one generated password in 64) is the
+                # positional argument, not an unknown option
+                fh.write("--\n" + _args_file_quote(password) + "\n")
             proc = subprocess.run(self.admin_command(java, args_file), capture_output=True, text=True,
                                   env=self._env(), stdin=subprocess.DEVNULL, umask=SERVER_UMASK)
         finally:

@@ -95,7 +95,8 @@ def _mode(path: Path) -> int:
 def test_home_is_private_and_the_password_never_on_a_command_line(tmp_path: Path) -> None:
     """Probe 8: an old world-readable home is tightened to 0700, the server's new files are owner-only,
     and the initial password reaches neo4j-admin through a 0600 @file, not argv (visible in ``ps``)."""
-    password = 'pa ss"wo\\rd#1\'é'  # quotes, backslash, comment sign, space, non-ASCII: all survive the @file
+    # a leading dash, quotes, backslash, comment sign, space, non-ASCII: all survive the @file
+    password = '-pa ss"wo\\rd#1\'é'
     real_java = shutil.which("java")
     if real_java is None:
         pytest.skip("java not found")
