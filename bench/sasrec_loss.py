@@ -96,7 +96,7 @@ def evaluate_file(inputs_file: Path, out: Path, seeds: list[int], session: dict[
     from personarec.config import Settings
     from personarec.eval.inputs import load_inputs
     from personarec.eval.report import markdown_table
-    from personarec.eval.runner import evaluate_data, input_notes
+    from personarec.eval.runner import evaluate_inputs
 
     inputs = load_inputs(inputs_file)
     fp = inputs.data.fingerprint()
@@ -104,13 +104,12 @@ def evaluate_file(inputs_file: Path, out: Path, seeds: list[int], session: dict[
     settings.session = settings.session.model_copy(update={**session, "device": "cpu"})
     config = SASRecConfig.from_session(settings.session, **sasrec)
     load0, t0, c0 = os.getloadavg(), time.perf_counter(), time.process_time()
-    notes = input_notes(inputs) + [
+    notes = [
         f"CPU run, SASRec settings chosen on validation data: loss {config.loss}, {config.negatives} "
         f"{config.negative_sampler} negatives (logQ-corrected), lr {config.lr}, batch {config.batch_size} targets, "
         f"patience {config.patience}, early stopping on {config.valid_users} validation users; test is full ranking "
         "over all items as always."]
-    report = evaluate_data(inputs.data, settings, out, seeds, config, inputs.personas, inputs.item_vectors,
-                           notes=notes)
+    report = evaluate_inputs(inputs, settings, out, seeds, config, notes=notes)
     run = {"command": " ".join(sys.argv), "config": config.model_dump(), "fingerprint": fp,
            "wall_s": time.perf_counter() - t0, "process_cpu_s": time.process_time() - c0,
            "children_cpu_s": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime,

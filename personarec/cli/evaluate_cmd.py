@@ -55,12 +55,13 @@ def evaluate(app: AppContext, dataset: str | None, out_dir: Path | None, seeds: 
                                      param_hint="--dataset")
     else:
         graph = app.graph()
-        inputs = read_inputs(graph, resolve_dataset(graph, app.check_dataset(dataset)))
+        inputs = read_inputs(graph, resolve_dataset(graph, app.check_dataset(dataset)), settings)
     data = inputs.data
     if save_inputs:
         write_inputs(save_inputs, inputs)
         click.echo(f"{data.dataset}: {data.n_users} users, {data.n_items} items, personas "
-                   f"{'yes' if inputs.personas is not None else 'no'}, item vectors "
+                   f"{inputs.meta.get('persona_learner', 'yes') if inputs.personas is not None else 'no'}, "
+                   f"reference personas {inputs.meta.get('reference_learner', 'no')}, item vectors "
                    f"{'yes' if inputs.item_vectors is not None else 'no'} -> {save_inputs}")
         return
     out = out_dir or Path("reports") / f"eval-{data.dataset}"

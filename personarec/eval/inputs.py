@@ -1,7 +1,8 @@
 """Evaluation inputs as one ``.npz`` file: train where Neo4j is not (a GPU box, a cluster node).
 
 ``personarec evaluate --save-inputs F`` reads from Neo4j exactly what the evaluation reads — the
-sequences with their stored splits, ``User.persona`` and ``Item.embedding`` — and writes it to ``F``;
+sequences with their stored splits, ``User.persona``, the reference learner's personas (``eval.reference_learner``)
+and ``Item.embedding`` — and writes it to ``F``;
 ``personarec evaluate --inputs F`` runs the same evaluation from that file without a database. The
 file holds plain arrays only (no pickles), so loading one is safe, and the split fingerprint is
 checked on load.
@@ -28,12 +29,16 @@ class InputsError(PersonarecError):
 
 @dataclass
 class EvalInputs:
-    """What :func:`personarec.eval.runner.evaluate_data` needs, plus notes on where it came from."""
+    """What :func:`personarec.eval.runner.evaluate_data` needs, plus notes on where it came from.
+
+    ``personas`` are the stored ``User.persona`` (learner ``meta["persona_learner"]``); ``reference_personas``
+    those of ``meta["reference_learner"]`` trained in memory on the same graph, or ``None``."""
 
     data: SequenceData
     personas: np.ndarray | None = None
     item_vectors: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    reference_personas: np.ndarray | None = None
 
 
 def _ragged(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +66,8 @@ def save_inputs(path: Path, inputs: EvalInputs) -> Path:
         arrays["personas"] = inputs.personas.astype(np.float32)
     if inputs.item_vectors is not None:
         arrays["item_vectors"] = inputs.item_vectors.astype(np.float32)
+    if inputs.reference_personas is not None:
+        arrays["reference_personas"] = inputs.reference_personas.astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
@@ -90,9 +97,11 @@ def load_inputs(path: Path) -> EvalInputs:
             raise InputsError(f"{path}: the split fingerprint does not match its sequences; the file is damaged.")
         personas = z["personas"] if "personas" in z.files else None
         item_vectors = z["item_vectors"] if "item_vectors" in z.files else None
+        reference = z["reference_personas"] if "reference_personas" in z.files else None
         meta = json.loads(str(z["meta"]))
-    if personas is not None and personas.shape[0] != data.n_users:
-        raise InputsError(f"{path}: {personas.shape[0]} personas for {data.n_users} users.")
+    for name, vecs in (("personas", personas), ("reference personas", reference)):
+        if vecs is not None and vecs.shape[0] != data.n_users:
+            raise InputsError(f"{path}: {vecs.shape[0]} {name} for {data.n_users} users.")
     if item_vectors is not None and item_vectors.shape[0] != data.n_items + 1:
         raise InputsError(f"{path}: {item_vectors.shape[0]} item vectors for {data.n_items} items (+ padding).")
-    return EvalInputs(data, personas, item_vectors, meta)
+    return EvalInputs(data, personas, item_vectors, meta, reference)

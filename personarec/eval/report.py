@@ -25,7 +25,15 @@ ROWS = {
     "history": "SASRec + history embedding",
     "persona": "Persona-SASRec (candidates)",
     "rerank": "Persona-SASRec + SASRec rerank",
+    "persona_ref": "Persona-SASRec, reference personas (candidates)",
+    "rerank_ref": "Persona-SASRec, reference personas + SASRec rerank",
 }
+#: Row keys in report order.
+ROW_ORDER = tuple(ROWS)
+#: The persona rows and the row whose learner names them (``EvalReport.learners``).
+_LEARNER_OF = {"persona": "persona", "rerank": "persona", "persona_ref": "persona_ref", "rerank_ref": "persona_ref"}
+#: Learner name -> how the labels call its personas.
+_LEARNER_LABELS = {"hdgi": "HDGI", "hdgi-struct": "HDGI-struct", "heco": "HeCo"}
 
 #: Rows every other row is tested against (docs/protocol.md, "Significance"), in report order.
 SIGNIFICANCE_REFERENCES = ("sasrec", "history")
@@ -48,6 +56,7 @@ class EvalReport:
         training: per seed and model, best epoch, epochs run and seconds per epoch.
         significance: row -> reference row -> metric -> ``{diff, rel_pct, ci_low, ci_high, p_wilcoxon,
             n_users, mean_ref}`` (:mod:`personarec.eval.significance`, all users, seeds pooled).
+        learners: ``"persona"`` / ``"persona_ref"`` -> the persona learner behind those rows (labels).
     """
 
     dataset: str
@@ -66,11 +75,21 @@ class EvalReport:
     significance: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     seconds: float = 0.0
     hardware: str = ""
+    learners: dict[str, str] = field(default_factory=dict)
+
+    def label(self, row: str) -> str:
+        """The row's label; persona rows name their learner when it is known ("Persona-SASRec, HeCo …")."""
+        learner = self.learners.get(_LEARNER_OF.get(row, ""))
+        if learner is None:
+            return ROWS[row]
+        stage = "(candidates)" if row.startswith("persona") else "+ SASRec rerank"
+        return f"Persona-SASRec, {_LEARNER_LABELS.get(learner, learner)} personas {stage}"
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("dataset", "seeds", "fingerprint", "pinned", "users", "items",
                                               "segments", "summary", "significance", "runs", "training",
-                                              "notes", "curves", "hit_curves", "seconds", "hardware")} | {
+                                              "notes", "curves", "hit_curves", "seconds", "hardware",
+                                              "learners")} | {
             "protocol": "leave-one-out in time order; full ranking over all items (no sampled negatives); "
                         "history masked (train for validation, train+validation for test), never the target; "
                         "metrics per user averaged over users; ties broken towards the lower item index; "
@@ -84,10 +103,10 @@ def _cell(stat: dict[str, float]) -> str:
 def markdown_table(report: EvalReport, segment: str = "all") -> str:
     """The table for one user segment: one row per model, mean ± std over seeds."""
     lines = ["| model | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
-    for row, label in ROWS.items():
+    for row in ROW_ORDER:
         if row in report.summary:
             stats = report.summary[row][segment]
-            lines.append(f"| {label} | " + " | ".join(_cell(stats[m]) for m in METRICS) + " |")
+            lines.append(f"| {report.label(row)} | " + " | ".join(_cell(stats[m]) for m in METRICS) + " |")
     return "\n".join(lines)
 
 
@@ -125,15 +144,15 @@ def significance_tables(report: EvalReport) -> list[str]:
              "users for these trained models; the seed-to-seed spread is the ± std above. "
              f"{n_tests} tests, not corrected for multiple comparisons."]
     for ref in SIGNIFICANCE_REFERENCES:
-        rows = [r for r in ROWS if ref in report.significance.get(r, {})]
+        rows = [r for r in ROW_ORDER if ref in report.significance.get(r, {})]
         if not rows:
             continue
         header = " | ".join(f"Δ{m} [95% CI] | p" for m in metrics)
-        parts += ["", f"### vs {ROWS[ref]}", "", f"| model | {header} |", "|---|" + "---|---|" * len(metrics)]
+        parts += ["", f"### vs {report.label(ref)}", "", f"| model | {header} |", "|---|" + "---|---|" * len(metrics)]
         for row in rows:
             tests = report.significance[row][ref]
             cells = " | ".join(f"{_significance_cell(tests[m])} | {_p(tests[m]['p_wilcoxon'])}" for m in metrics)
-            parts.append(f"| {ROWS[row]} | {cells} |")
+            parts.append(f"| {report.label(row)} | {cells} |")
     return parts
 
 
@@ -184,7 +203,7 @@ def plots(report: EvalReport, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = [r for r in ROWS if r in report.summary]
+    rows = [r for r in ROW_ORDER if r in report.summary]
     written = []
     fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.8 / max(1, len(rows))
@@ -192,7 +211,7 @@ def plots(report: EvalReport, out_dir: Path) -> list[Path]:
     for k, row in enumerate(rows):
         stats = report.summary[row]["all"]
         ax.bar(x + k * width, [stats[m]["mean"] for m in METRICS], width, yerr=[stats[m]["std"] for m in METRICS],
-               label=ROWS[row], capsize=2)
+               label=report.label(row), capsize=2)
     ax.set_xticks(x + width * (len(rows) - 1) / 2, METRICS)
     ax.set_title(f"{report.dataset}: test, full ranking, history masked (mean ± std, {len(report.seeds)} seeds)")
     ax.legend(fontsize=8)
@@ -207,7 +226,7 @@ def plots(report: EvalReport, out_dir: Path) -> list[Path]:
         xs = np.arange(len(segs))
         for k, row in enumerate(rows):
             ax.bar(xs + k * width, [report.summary[row][s][metric]["mean"] for s in segs], width,
-                   yerr=[report.summary[row][s][metric]["std"] for s in segs], label=ROWS[row], capsize=2)
+                   yerr=[report.summary[row][s][metric]["std"] for s in segs], label=report.label(row), capsize=2)
         ax.set_xticks(xs + width * (len(rows) - 1) / 2, segs)
         ax.set_title(f"{metric} by segment")
     axes[0].legend(fontsize=7)
@@ -218,7 +237,7 @@ def plots(report: EvalReport, out_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        ax.plot(range(1, 101), report.hit_curves[row], label=ROWS[row])
+        ax.plot(range(1, 101), report.hit_curves[row], label=report.label(row))
     ax.set_xlabel("k")
     ax.set_ylabel("HR@k (test)")
     ax.set_title(f"{report.dataset}: hit rate by cut-off")

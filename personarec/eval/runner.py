@@ -25,12 +25,13 @@ import torch
 from personarec.config import Settings
 from personarec.eval.inputs import EvalInputs
 from personarec.eval.metrics import METRICS, mask_history, metrics_from_ranks, summarize, target_ranks
-from personarec.eval.report import ROWS, SIGNIFICANCE_REFERENCES, EvalReport, write_report
+from personarec.eval.report import ROW_ORDER, SIGNIFICANCE_REFERENCES, EvalReport, write_report
 from personarec.eval.significance import TEST_METRICS, compare_rows
 from personarec.protocol import REFERENCE_FINGERPRINTS, popularity_order
 from personarec.session.data import (
     SequenceData,
     Stage,
+    align_vectors,
     history_vectors,
     load_item_embeddings,
     load_personas,
@@ -38,7 +39,7 @@ from personarec.session.data import (
 )
 from personarec.session.models import TrainedModels, train_models
 from personarec.session.rerank import top_candidates, two_stage_ranks
-from personarec.session.sasrec import SASRecConfig, resolve_device
+from personarec.session.sasrec import SASRec, SASRecConfig, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +70,21 @@ def segment_masks(data: SequenceData, users: np.ndarray, stage: Stage, tail_frac
 
 
 def two_stage(models: TrainedModels, data: SequenceData, stage: Stage, users: np.ndarray,
-              personas: np.ndarray | None, gap_s: float | None = None, batch: int = 1024
-              ) -> tuple[np.ndarray, np.ndarray]:
+              personas: np.ndarray | None, gap_s: float | None = None, batch: int = 1024,
+              generator: SASRec | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of the targets for the candidate stage and for the reranked list (history masked).
 
+    ``generator`` replaces ``models.persona`` as the candidate generator (the reference rows).
     Returns (generator ranks over all items, two-stage ranks).
     """
-    gen = models.persona if models.persona is not None else models.sasrec
+    gen = generator or (models.persona if models.persona is not None else models.sasrec)
     gen_out, final_out = [], []
     for i in range(0, len(users), batch):
         b = users[i:i + batch]
         sessions = [data.session(int(u), stage, models.max_len, gap_s) for u in b]
         targets = torch.tensor([data.target(int(u), stage) for u in b])
         hist = [data.history(int(u), stage) for u in b]
-        pv = personas[b] if (personas is not None and models.persona is not None) else None
+        pv = personas[b] if (personas is not None and gen is not models.sasrec) else None
         scores = mask_history(gen.score_sessions(sessions, pv), hist, targets)
         g = target_ranks(scores, targets).numpy()
         cand, cs = top_candidates(scores, models.n_candidates)
@@ -94,7 +96,8 @@ def two_stage(models: TrainedModels, data: SequenceData, stage: Stage, users: np
 
 
 def evaluate_models(models: TrainedModels, data: SequenceData, stage: Stage, personas: np.ndarray | None,
-                    gap_s: float | None = None) -> dict[str, np.ndarray]:
+                    gap_s: float | None = None, reference_personas: np.ndarray | None = None
+                    ) -> dict[str, np.ndarray]:
     """Per-row 0-based ranks of each evaluated user's ``stage`` target."""
     users = data.eval_users(stage)
     ranks: dict[str, np.ndarray] = {
@@ -108,6 +111,10 @@ def evaluate_models(models: TrainedModels, data: SequenceData, stage: Stage, per
         gen, final = two_stage(models, data, stage, users, personas, gap_s)
         ranks["persona"] = gen
         ranks["rerank"] = final
+    if models.persona_ref is not None and reference_personas is not None:
+        gen, final = two_stage(models, data, stage, users, reference_personas, gap_s, generator=models.persona_ref)
+        ranks["persona_ref"] = gen
+        ranks["rerank_ref"] = final
     return ranks
 
 
@@ -143,29 +150,55 @@ def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds:
         save_models: folder to keep the first seed's trained models in (``TrainedModels.save``), so a
             batch job can serve them without training again.
     """
-    return evaluate_inputs(read_inputs(graph, dataset), settings, out_dir, seeds, config, save_models)
+    return evaluate_inputs(read_inputs(graph, dataset, settings), settings, out_dir, seeds, config, save_models)
 
 
 def evaluate_inputs(inputs: EvalInputs, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
-                    config: SASRecConfig | None = None, save_models: Path | None = None) -> EvalReport:
-    """:func:`evaluate_data` on :class:`EvalInputs` (from Neo4j or an ``--inputs`` file), with its notes."""
+                    config: SASRecConfig | None = None, save_models: Path | None = None,
+                    notes: list[str] | None = None) -> EvalReport:
+    """:func:`evaluate_data` on :class:`EvalInputs` (from Neo4j or an ``--inputs`` file), with its notes
+    (and ``notes``)."""
+    learners = {"persona": inputs.meta.get("persona_learner"), "persona_ref": inputs.meta.get("reference_learner")}
     return evaluate_data(inputs.data, settings, out_dir, seeds, config, inputs.personas, inputs.item_vectors,
-                         save_models, notes=input_notes(inputs))
+                         save_models, notes=input_notes(inputs) + list(notes or []),
+                         reference_personas=inputs.reference_personas,
+                         learners={k: v for k, v in learners.items() if v})
 
 
-def read_inputs(graph: Any, dataset: str) -> EvalInputs:
+def read_inputs(graph: Any, dataset: str, settings: Settings | None = None, *, progress: bool = True
+                ) -> EvalInputs:
     """Everything the evaluation reads from Neo4j: sequences and splits, personas, item vectors.
 
     ``meta["item_vector_models"]`` counts the items per ``Item.embedding_model``, so the report can say
-    when item vectors come from the graph's structure (``kg-svd``) rather than an LLM.
+    when item vectors come from the graph's structure (``kg-svd``) rather than an LLM. ``meta["persona_learner"]``
+    names the learner of the stored personas (their latest ``PersonaRun``). With ``settings`` whose
+    ``eval.reference_learner`` is another learner, that learner is trained in memory on the same train-split
+    graph (:func:`personarec.persona.train.learn_personas`) for the reference rows.
     """
     data = load_sequences(graph, dataset)
     models: dict[str, int] = {}
     for row in graph.read("queries/embed_models.cypher", {"dataset": dataset}):
         if row["model"] is not None:
             models[row["model"]] = models.get(row["model"], 0) + 1
-    return EvalInputs(data, load_personas(graph, data), load_item_embeddings(graph, data),
-                      {"item_vector_models": models})
+    inputs = EvalInputs(data, load_personas(graph, data), load_item_embeddings(graph, data),
+                        {"item_vector_models": models})
+    if inputs.personas is None:
+        return inputs
+    runs = graph.read("queries/persona_run.cypher", {"dataset": dataset, "run": None})
+    learner = (runs[0].get("learner") if runs else None) or "hdgi"  # runs from before learners were HDGI
+    inputs.meta["persona_learner"] = learner
+    reference = settings.eval.reference_learner if settings is not None else "none"
+    if reference not in ("none", learner):
+        from personarec.persona.train import learn_personas
+
+        assert settings is not None
+        log.info("reference personas: training %s in memory on %s (eval.reference_learner)", reference, dataset)
+        ref_settings = settings.model_copy(
+            update={"persona": settings.persona.model_copy(update={"learner": reference})})
+        ids, vectors = learn_personas(graph, ref_settings, dataset, progress=progress)
+        inputs.reference_personas = align_vectors(ids, vectors, data.user_ids, f"{reference} personas")
+        inputs.meta["reference_learner"] = reference
+    return inputs
 
 
 def input_notes(inputs: EvalInputs) -> list[str]:
@@ -194,16 +227,17 @@ class SeedResult:
 
 def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas: np.ndarray | None,
                     item_vectors: np.ndarray | None, n_candidates: int, fusion: float, gap_s: float | None,
-                    save_models: Path | None, model_jobs: int = 1) -> SeedResult:
+                    save_models: Path | None, model_jobs: int = 1, reference_personas: np.ndarray | None = None
+                    ) -> SeedResult:
     """Train every row's model with ``seed`` and rank the test targets (runs in a worker with ``eval.jobs``;
     ``model_jobs`` > 1 trains the seed's SASRec variants that many at once)."""
     models = train_models(data, base.model_copy(update={"seed": seed}), personas, item_vectors, n_candidates, fusion,
-                          jobs=model_jobs)
-    ranks = evaluate_models(models, data, "test", personas, gap_s)
+                          jobs=model_jobs, reference_personas=reference_personas)
+    ranks = evaluate_models(models, data, "test", personas, gap_s, reference_personas)
     if save_models is not None:
         models.save(save_models)
     training, curves = [], {}
-    for name in ("sasrec", "history", "persona"):
+    for name in ("sasrec", "history", "persona", "persona_ref"):
         model = getattr(models, name)
         if model is None:
             continue
@@ -217,8 +251,12 @@ def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas:
 def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
                   config: SASRecConfig | None = None, personas: np.ndarray | None = None,
                   item_vectors: np.ndarray | None = None, save_models: Path | None = None,
-                  notes: list[str] | None = None) -> EvalReport:
-    """:func:`evaluate` on already-loaded data (no Neo4j needed: ``--inputs`` files, tests, benchmarks)."""
+                  notes: list[str] | None = None, reference_personas: np.ndarray | None = None,
+                  learners: dict[str, str] | None = None) -> EvalReport:
+    """:func:`evaluate` on already-loaded data (no Neo4j needed: ``--inputs`` files, tests, benchmarks).
+
+    ``reference_personas`` (another learner's, per user index) add the reference rows; ``learners`` names
+    the learner behind ``"persona"`` and ``"persona_ref"`` for the row labels."""
     started = time.perf_counter()
     seeds = list(seeds or settings.eval.seeds)
     s = settings.session
@@ -231,12 +269,18 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
     masks, labels = segment_masks(data, users, "test", settings.eval.tail_fraction, settings.eval.sparse_quantile)
     report = EvalReport(dataset=data.dataset, seeds=seeds, fingerprint=fp, pinned=REFERENCE_FINGERPRINTS.get(fp),
                         users=int(users.size), items=data.n_items, segments=labels, notes=list(notes or []),
-                        hardware=hardware)
+                        hardware=hardware, learners=dict(learners or {}))
     if personas is None:
         report.notes.append("no User.persona in the graph: the persona-SASRec rows are absent.")
     elif (np.abs(personas).sum(1) == 0).any():
         missing = int((np.abs(personas).sum(1) == 0).sum())
         report.notes.append(f"{missing} users have no persona (zero vector used).")
+    if reference_personas is not None and personas is None:
+        reference_personas = None  # the reference rows compare two learners; alone they are the persona rows
+    if reference_personas is not None:
+        other = report.learners.get("persona_ref", "another learner's")
+        report.notes.append(f"reference rows: persona-SASRec trained the same way on {other} personas, learned in "
+                            "memory on the same train-split graph (eval.reference_learner).")
     if item_vectors is None:
         report.notes.append("no Item.embedding in the graph: the history-embedding row is absent and "
                             "persona-SASRec uses ID item embeddings.")
@@ -253,7 +297,7 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
     if jobs > 1:
         base = base.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
     args = [(seed, data, base, personas, item_vectors, s.n_candidates, s.fusion, s.gap_s,
-             save_models if seed == seeds[0] else None, model_jobs) for seed in seeds]
+             save_models if seed == seeds[0] else None, model_jobs, reference_personas) for seed in seeds]
     if jobs > 1:
         # spawn, not fork: CUDA cannot be used in a forked child, and torch threads do not survive fork
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
@@ -269,7 +313,7 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
         if seed == seeds[0]:
             report.curves = result.curves
         log.info("seed %d: %s", seed, {r: round(v["all"]["NDCG@10"], 4) for r, v in row_summaries.items()})
-    for row in ROWS:
+    for row in ROW_ORDER:
         if row not in all_ranks:
             continue
         report.summary[row] = {}

@@ -209,7 +209,7 @@ def load_sequences(graph: Graph, dataset: str) -> SequenceData:
     return data
 
 
-def _align(keys: Sequence[str], vectors: np.ndarray, ids: Sequence[str], what: str) -> np.ndarray | None:
+def align_vectors(keys: Sequence[str], vectors: np.ndarray, ids: Sequence[str], what: str) -> np.ndarray | None:
     """Rows of ``vectors`` (one per key) placed at the positions of ``ids``; missing rows are zero."""
     if len(keys) == 0:
         return None
@@ -229,7 +229,7 @@ def load_vectors(graph: Graph, query: str, dataset: str, ids: Sequence[str]) -> 
     """Vectors from ``query`` aligned to ``ids`` (rows without a vector are zero); ``None`` if none exist."""
     rows = graph.read(query, {"dataset": dataset})
     vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
-    return _align([r["id"] for r in rows], vectors, ids, query)
+    return align_vectors([r["id"] for r in rows], vectors, ids, query)
 
 
 def load_personas(graph: Graph, data: SequenceData) -> np.ndarray | None:
@@ -241,7 +241,7 @@ def load_personas(graph: Graph, data: SequenceData) -> np.ndarray | None:
     from personarec.persona.train import read_personas
 
     keys, vectors, _ = read_personas(graph, data.dataset)
-    return _align(keys, vectors, data.user_ids, "User.persona")
+    return align_vectors(keys, vectors, data.user_ids, "User.persona")
 
 
 def load_item_embeddings(graph: Graph, data: SequenceData) -> np.ndarray | None:

@@ -61,6 +61,8 @@ class TrainedModels:
         sasrec: base SASRec (the reranker).
         history: SASRec + history-vector token, or ``None`` without item embeddings.
         persona: persona-SASRec (candidate generator), or ``None`` without personas.
+        persona_ref: persona-SASRec on another learner's personas (``personarec evaluate``'s reference rows;
+            never saved, never served).
         item_vectors: LLM item embeddings ((n_items + 1) × d), used for history vectors of new sessions.
         n_candidates: candidates kept by the generator (100 in the paper).
         fusion: generator weight in the reranker's score fusion (0 = pure SASRec rerank).
@@ -73,6 +75,7 @@ class TrainedModels:
     sasrec: SASRec
     history: SASRec | None = None
     persona: SASRec | None = None
+    persona_ref: SASRec | None = None
     item_vectors: np.ndarray | None = None
     n_candidates: int = 100
     fusion: float = 0.0
@@ -298,7 +301,8 @@ class SessionRecommender:
 
 def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray | None = None,
                  item_vectors: np.ndarray | None = None, n_candidates: int = 100,
-                 fusion: float = 0.0, retrieval: RetrievalOptions | None = None, jobs: int = 1) -> TrainedModels:
+                 fusion: float = 0.0, retrieval: RetrievalOptions | None = None, jobs: int = 1,
+                 reference_personas: np.ndarray | None = None) -> TrainedModels:
     """Train the whole table's model set on ``data`` (one seed: ``config.seed``).
 
     Args:
@@ -311,6 +315,8 @@ def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray 
         fusion: generator weight in the reranker's score fusion.
         retrieval: candidate retrieval (default: exact below the measured catalogue size, else the index).
         jobs: SASRec variants trained at once in separate processes (:func:`personarec.session.fit.fit_variants`).
+        reference_personas: another learner's personas per user index: a second persona-SASRec,
+            ``persona_ref``, trained the same way (evaluation only).
     """
     pop = MostPopular().train(data)
     variants = [Variant("sasrec")]
@@ -318,10 +324,12 @@ def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray 
         variants.append(Variant("history", history_vectors(data, item_vectors), item_vectors))
     if personas is not None:
         variants.append(Variant("persona", personas, item_vectors))
+    if reference_personas is not None:
+        variants.append(Variant("persona_ref", reference_personas, item_vectors))
     log.info("training %s (seed %d%s)", ", ".join(v.name for v in variants), config.seed,
              f", {jobs} at once" if jobs > 1 else "")
     fitted = fit_variants(data, config, variants, jobs)
     return TrainedModels(item_ids=list(data.item_ids), popular=pop, sasrec=fitted["sasrec"],
                          history=fitted.get("history"), persona=fitted.get("persona"),
-                         item_vectors=item_vectors, n_candidates=n_candidates, fusion=fusion,
-                         retrieval=retrieval or RetrievalOptions())
+                         persona_ref=fitted.get("persona_ref"), item_vectors=item_vectors,
+                         n_candidates=n_candidates, fusion=fusion, retrieval=retrieval or RetrievalOptions())

@@ -42,6 +42,16 @@ def test_round_trip_keeps_sequences_splits_and_vectors(tmp_path: Path) -> None:
     assert np.array_equal(back.personas, inputs.personas)
     assert np.array_equal(back.item_vectors, inputs.item_vectors)
     assert back.meta == inputs.meta
+    assert back.reference_personas is None
+
+
+def test_round_trip_keeps_the_reference_personas(tmp_path: Path) -> None:
+    inputs = _inputs()
+    inputs.reference_personas = np.random.default_rng(1).normal(size=inputs.personas.shape).astype(np.float32)
+    inputs.meta.update(persona_learner="heco", reference_learner="hdgi")
+    back = load_inputs(save_inputs(tmp_path / "in.npz", inputs))
+    assert np.array_equal(back.reference_personas, inputs.reference_personas)
+    assert back.meta["reference_learner"] == "hdgi" and back.meta["persona_learner"] == "heco"
 
 
 def test_bad_files_are_clear_errors(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from personarec.config import load_settings
 from personarec.eval.runner import evaluate, evaluate_data
@@ -45,6 +46,33 @@ def test_five_rows_two_seeds_and_report(tmp_path: Path) -> None:
 
     kept = TrainedModels.load(tmp_path / "model")  # the first seed's models, for a batch job to serve
     assert kept.persona is not None and kept.item_ids == data.item_ids
+
+
+def test_reference_rows_name_both_learners(tmp_path: Path) -> None:
+    data = cyclic(16, 8)
+    rng = np.random.default_rng(0)
+    personas = rng.normal(size=(data.n_users, 4)).astype(np.float32)
+    reference = rng.normal(size=(data.n_users, 4)).astype(np.float32)
+    items = rng.normal(size=(data.n_items + 1, 6)).astype(np.float32)
+    report = evaluate_data(data, load_settings(env={}), tmp_path, [1], FAST, personas, items,
+                           reference_personas=reference, learners={"persona": "heco", "persona_ref": "hdgi"})
+    assert list(report.summary) == ["popular", "sasrec", "history", "persona", "rerank", "persona_ref", "rerank_ref"]
+    assert {t["model"] for t in report.training} == {"sasrec", "history", "persona", "persona_ref"}
+    # the reference generator reads the reference personas, not the stored ones
+    from personarec.session.models import train_models
+
+    models = train_models(data, FAST.model_copy(update={"seed": 1}), personas, items, reference_personas=reference)
+    assert models.persona is not None and models.persona_ref is not None
+    sessions = [data.session(u, "test", 8) for u in range(4)]
+    own = models.persona_ref.score_sessions(sessions, reference[:4])
+    assert torch.allclose(own, models.persona_ref.score_sessions(sessions, reference[:4]))
+    assert not torch.allclose(own, models.persona_ref.score_sessions(sessions, personas[:4]))
+    text = (tmp_path / "report.md").read_text()
+    for label in ("Persona-SASRec, HeCo personas (candidates)", "Persona-SASRec, HeCo personas + SASRec rerank",
+                  "Persona-SASRec, HDGI personas (candidates)", "Persona-SASRec, HDGI personas + SASRec rerank"):
+        assert f"| {label} |" in text
+    assert set(report.significance["rerank_ref"]) == {"sasrec", "history"}
+    assert json.loads((tmp_path / "results.json").read_text())["learners"] == {"persona": "heco", "persona_ref": "hdgi"}
 
 
 def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_settings, tmp_path: Path) -> None:
