@@ -69,9 +69,11 @@ def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, An
     res = fit(prep, settings, seed=seed, progress=False)
     t1 = time.perf_counter()
     embed_all(res.model, prep, learner=res.learner)
-    return {"metapaths": {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)},
+    limit = min(settings.persona.full_batch_max, res.learner.full_batch_max() or settings.persona.full_batch_max)
+    return {"learner": settings.persona.learner,
+            "metapaths": {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)},
             "metapath_s": round(t_prep, 2), "epochs": len(res.loss_curve), "epoch_s": round(res.epoch_seconds, 3),
-            "full_batch": prep.x.shape[0] <= settings.persona.full_batch_max,
+            "max_steps": res.learner.max_steps(), "full_batch": prep.x.shape[0] <= limit,
             "embed_all_s": round(time.perf_counter() - t1, 2),
             "loss_first_last": [res.loss_curve[0], res.loss_curve[-1]],
             "peak_rss_mb": round(peak_rss_mb(), 1)}

@@ -177,14 +177,27 @@ class PersonaConfig(_Section):
         "(a documented fallback when `personarec embed items` has not run).")
     seed: int | None = Field(None, description="Training seed; default: the global seed.")
     learner: Literal["hdgi", "hdgi-struct", "heco"] = Field(
-        "hdgi", description="Persona learner (personarec.persona.learners): 'hdgi' (the paper's HDGI), "
-        "'hdgi-struct' (HDGI with structural corruption and a skip path) or 'heco' (HeCo co-contrastive).")
+        "heco", description="Persona learner (personarec.persona.learners): 'heco' (HeCo co-contrastive, the "
+        "default, chosen on validation NDCG@10; docs/personas.md), 'hdgi' (the paper's HDGI) or 'hdgi-struct' "
+        "(HDGI with structural corruption and a skip path).")
     tau: float = Field(0.2, gt=0, description="heco: InfoNCE temperature.")
-    positives: int = Field(8, ge=1, description="heco: positives per user, the user included (top by shared "
-                           "metapath instances in the train split).")
-    heco_positives_from: Literal["items", "metapaths"] = Field(
-        "items", description="heco: count positives on the exact shared train items (U-I-U, cosine-normalised) "
-        "or on the summed, sampled metapath adjacencies (as in HeCo).")
+    positives: int = Field(12, ge=1, description="heco: positives per user, the user included (the users sharing "
+                           "the most train items, or metapath instances; heco_positives_from).")
+    heco_positives_from: Literal["jaccard", "items", "metapaths"] = Field(
+        "jaccard", description="heco: rank positives by the Jaccard of the users' train item sets (exact U-I-U "
+        "counts), by the same counts cosine-normalised ('items'), or by the summed, sampled metapath adjacencies "
+        "(as in HeCo).")
+    heco_item_lr_scale: float = Field(25.0, gt=0, description="heco: learning rate of the per-item vectors of "
+                                      "the network-schema view, as a multiple of persona.lr (each vector gets "
+                                      "gradient only through its users' means).")
+    heco_full_batch_max: int = Field(8192, gt=0, description="heco: train full batch up to this many users, else "
+                                     "mini-batches of heco_batch_size users that keep positives together (the "
+                                     "InfoNCE holds several users x users matrices).")
+    heco_max_steps: int | None = Field(1000, gt=0, description="heco: stop training after this many optimiser "
+                                       "steps (full batch: one per epoch, so persona.epochs decides; None: no "
+                                       "budget).")
+    heco_batch_size: int = Field(1024, gt=0, description="heco: users per mini-batch above heco_full_batch_max "
+                                 "(the InfoNCE costs batch x users per epoch).")
     heco_intra: float = Field(1.0, ge=0, description="heco: weight of the intra-view (schema-schema) InfoNCE "
                               "term added to HeCo's cross-view loss (0: HeCo as published).")
     heco_view: Literal["metapath", "schema", "both"] = Field(
@@ -245,6 +258,11 @@ class EvalConfig(_Section):
     jobs: int = Field(2, ge=1, description="Seeds trained at once in separate processes (a GPU or several CPU "
                       "cores fit more than one of these small models); with fewer seeds than jobs, a seed's SASRec "
                       "variants are trained side by side instead; 1 trains everything one after another.")
+    reference_learner: Literal["hdgi", "hdgi-struct", "heco", "none"] = Field(
+        "hdgi", description="Also evaluate persona-SASRec (+ rerank) with personas of this learner, trained in "
+        "memory on the same train-split graph with the same settings (nothing written), whenever the stored "
+        "personas come from another learner: the paper's HDGI rows stay in the table beside the default "
+        "learner's. 'none': only the stored personas.")
 
 
 class SparkConfig(_Section):

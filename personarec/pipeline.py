@@ -1,7 +1,7 @@
 """The main job: every stage in data-flow order on one dataset, ending with metrics and the Browser URL.
 
 Stages (arXiv 2604.06928, Fig. 1): start Neo4j -> schema -> load MovieLens-100K (leave-one-out split)
--> DBpedia enrichment -> LLM item embeddings -> HDGI personas -> evaluation (five-row table)
+-> DBpedia enrichment -> LLM item embeddings -> personas (persona.learner) -> evaluation (the paper's table)
 -> batch recommendations written to Neo4j. Each stage is the same function its CLI command calls.
 """
 
@@ -135,7 +135,7 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("load MovieLens-100K", 11.0),
     ("DBpedia enrichment", 21.0),
     ("LLM item embeddings", 68.0),
-    ("HDGI personas", 18.0),
+    ("personas", 18.0),
     ("evaluation (full ranking, history masked)", 450.0),
     ("batch recommendations", 16.0),
 )
@@ -225,7 +225,7 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     embedded = embed_items(graph, settings, dataset=dataset)
     echo(f"{embedded.encoded} items encoded, {embedded.unchanged} unchanged [{time.monotonic() - t:.0f} s]")
 
-    t = clock.stage("HDGI personas")
+    t = clock.stage(f"personas ({settings.persona.learner})")
     personas = train_personas(graph, settings, dataset)
     echo(f"{personas.users} personas written, run {personas.run_id} [{time.monotonic() - t:.0f} s]")
 

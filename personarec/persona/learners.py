@@ -130,6 +130,25 @@ class Learner:
     def start_epoch(self, n: int, gen: torch.Generator) -> None:
         """Draw the epoch's randomness (e.g. the corruption permutation) from the seeded ``gen``."""
 
+    def param_groups(self, model: nn.Module, lr: float) -> list[dict[str, Any]]:
+        """Adam parameter groups (default: one group at the configured ``lr``)."""
+        return [{"params": list(model.parameters()), "lr": lr}]
+
+    def full_batch_max(self) -> int | None:
+        """The most users this objective takes in one batch (``None``: no limit of its own; the loop's
+        ``persona.full_batch_max`` still applies)."""
+        return None
+
+    def max_steps(self) -> int | None:
+        """Optimiser steps after which training stops, mid-epoch if need be (``None``: epochs and patience
+        alone decide)."""
+        return None
+
+    def batches(self, n: int, batch: int, rng: np.random.Generator) -> list[np.ndarray] | None:
+        """The epoch's mini-batches of user rows, drawn from ``rng`` (``None``: a random permutation cut
+        into ``batch``-sized pieces)."""
+        return None
+
     def loss(self, model: nn.Module, prep: PreparedGraph, batch: Batch, full_adjs: list[Tensor] | None
              ) -> Tensor:
         """The objective on ``batch`` (``full_adjs``: the whole ``Â^Φ``, given on the full-batch path)."""

@@ -182,8 +182,9 @@ def fit_loop(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bo
              on_epoch: Callable[[int, float], None] | None, step: StepFn | None = None) -> FitResult:
     """The training loop shared by one process and ``torch.distributed``: seeded model, Adam, the epoch's
     batch order (every user in order when full batch, else a seeded permutation cut into
-    ``persona.batch_size`` users), ``step`` per batch (default :class:`LocalStep`), early stopping on the
-    epoch loss (mean over users of the batch losses weighted by batch size). Every random draw here comes
+    ``persona.batch_size`` users, or the learner's own batches), ``step`` per batch (default
+    :class:`LocalStep`), early stopping on the epoch loss (mean over users of the batch losses weighted by
+    batch size) and the learner's step budget, if any. Every random draw here comes
     from ``seed`` alone, so processes with the same seed see the same batches in the same order."""
     cfg = settings.persona
     torch.manual_seed(seed)
@@ -193,23 +194,32 @@ def fit_loop(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bo
     learner = learner_from_config(cfg)
     learner.setup(prep, seed)
     model = learner.build(prep.x.shape[1], cfg.dimensions, len(prep.adjs), cfg.attention_dim)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    batch = n if n <= cfg.full_batch_max else cfg.batch_size
-    full = batch >= n
+    opt = torch.optim.Adam(learner.param_groups(model, cfg.lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    own_limit = learner.full_batch_max()
+    limit = min(cfg.full_batch_max, own_limit or cfg.full_batch_max)
+    batch = n if n <= limit else cfg.batch_size
+    # a batch as large as the graph is the full batch, unless the learner caps its batches below that
+    full = n <= limit or (batch >= n and own_limit is None)
     step = step or LocalStep(prep, full)
     best, best_state, best_epoch, wait = float("inf"), copy.deepcopy(model.state_dict()), 0, 0
     curve: list[float] = []
+    steps, max_steps = 0, learner.max_steps()
     t0 = time.perf_counter()
     bar = tqdm(range(cfg.epochs), desc=cfg.learner, unit=" epoch", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
         learner.start_epoch(n, gen)
-        order = np.arange(n) if full else rng.permutation(n)
+        batches = [np.arange(n)] if full else learner.batches(n, batch, rng)
+        if batches is None:
+            order = rng.permutation(n)
+            batches = [order[start:start + batch] for start in range(0, n, batch)]
         total, count = 0.0, 0
-        for start in range(0, n, batch):
-            rows = order[start:start + batch]
+        for rows in batches:
             total += step(learner, model, opt, rows, full)
             count += len(rows)
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                break  # the budget can end an epoch early: its loss is over the batches it saw
         epoch_loss = total / count
         curve.append(epoch_loss)
         bar.set_postfix(loss=f"{epoch_loss:.4f}")
@@ -223,6 +233,9 @@ def fit_loop(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bo
             if wait >= cfg.patience:
                 log.info("early stop at epoch %d (best %.4f at %d)", epoch, best, best_epoch)
                 break
+        if max_steps is not None and steps >= max_steps:
+            log.info("step budget: %d steps in epoch %d (best %.4f at %d)", steps, epoch, best, best_epoch)
+            break
     bar.close()
     model.load_state_dict(best_state)
     secs = (time.perf_counter() - t0) / max(len(curve), 1)
@@ -356,6 +369,21 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
     fitres = fit(prep, settings, seed=seed, progress=progress)
     times["train"] = time.perf_counter() - t
     return finish_run(graph, settings, dataset, export, prep, fitres, times, write=write, say=say)
+
+
+def learn_personas(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool = True
+                   ) -> tuple[list[str], np.ndarray]:
+    """Train ``persona.learner`` on the train-split export exactly as :func:`train_personas` does and return
+    ``(user ids, personas)`` without writing to Neo4j or the model store (the evaluation's reference rows:
+    HDGI personas beside another learner's stored ones)."""
+    seed = _seed(settings)
+    _, prep, _ = export_and_prepare(graph, settings, dataset, progress=progress, export=None, say=log.info)
+    t = time.perf_counter()
+    fitres = fit(prep, settings, seed=seed, progress=progress)
+    personas, _ = embed_all(fitres.model, prep, learner=fitres.learner)
+    log.info("%s personas in memory: %d epochs in %.1f s", settings.persona.learner, len(fitres.loss_curve),
+             time.perf_counter() - t)
+    return list(prep.user_ids), personas
 
 
 def export_and_prepare(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool,

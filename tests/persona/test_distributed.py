@@ -88,7 +88,8 @@ CASES = [("hdgi", "mini-batch"), ("hdgi", "full-batch"), ("hdgi-struct", "full-b
 def test_two_gloo_ranks_train_what_one_process_trains() -> None:
     prep = _graph()
     # mini-batch: 81 users in batches of 20 -> the last batch has 1 user, so rank 1 gets an empty shard
-    runs = [_settings(learner, **({"full_batch_max": 10, "batch_size": 20} if mode == "mini-batch" else {}))
+    runs = [_settings(learner, **({"full_batch_max": 10, "batch_size": 20, "heco_batch_size": 20}
+                                  if mode == "mini-batch" else {}))
             for learner, mode in CASES]
     twos = fit_spawn_each(prep, runs, seed=11, nproc=2, progress=False)  # one pair of processes for all cases
     for (learner, mode), settings, two in zip(CASES, runs, twos, strict=True):

@@ -100,7 +100,7 @@ def test_personas_train_with_learner_heco_records_it(graph: Graph, small_kg: dic
                       {"id": summary["run_id"]}, read=True)[0]["n"]
     assert n == 60
     _, meta = store.load(tmp_path / "models", summary["model_key"], summary["model_sha256"])
-    assert meta["learner"] == "heco" and meta["model"] == "HeCo" and meta["learner_options"]["positives"] == 8
+    assert meta["learner"] == "heco" and meta["model"] == "HeCo" and meta["learner_options"]["positives"] == 12
 
     # the report names the learner
     res = runner.invoke(main, ["personas", "assess", "--dataset", DATASET, "--sample", "5", "--out",
@@ -114,7 +114,7 @@ def _positives_and_corruption(graph: Graph, settings: Settings) -> tuple[np.ndar
     export = export_graph(graph, DATASET, progress=False)
     prep = prepare(export, ["auto"], settings.persona.max_neighbors, seed=3)
     pos = []
-    for source in ("items", "metapaths"):  # exact shared train items, and HeCo's summed metapath counts
+    for source in ("jaccard", "items", "metapaths"):  # exact shared train items, and HeCo's summed metapath counts
         heco = HeCoLearner({"positives": 4, "positives_from": source})
         heco.setup(prep, seed=3)
         assert heco.pos is not None
@@ -168,7 +168,8 @@ def test_every_learner_trains_on_the_shared_mini_batch_path(graph: Graph, small_
     prep = prepare(export, ["auto"], persona_settings.persona.max_neighbors, seed=1)
     group = np.array([small_kg["user_group"][u] for u in prep.user_ids])
     for learner in LEARNERS:
-        settings = _with(persona_settings, learner=learner, full_batch_max=10, batch_size=24, epochs=25)
+        settings = _with(persona_settings, learner=learner, full_batch_max=10, batch_size=24, heco_batch_size=24,
+                         epochs=25, heco_max_steps=None)
         a = fit(prep, settings, seed=5, progress=False)
         b = fit(prep, settings, seed=5, progress=False)
         assert a.learner.name == learner and a.loss_curve == b.loss_curve, learner  # seeded
@@ -180,3 +181,39 @@ def test_every_learner_trains_on_the_shared_mini_batch_path(graph: Graph, small_
         sim = unit @ unit.T
         np.fill_diagonal(sim, -np.inf)
         assert float(np.mean(group[sim.argmax(axis=1)] == group)) > 0.8, learner  # random: 1/3
+
+    # heco's step budget ends training mid-epoch: 60 users in batches of at most 24 take 3 or more steps
+    budget = fit(prep, _with(persona_settings, learner="heco", heco_full_batch_max=10, heco_batch_size=24,
+                             heco_max_steps=2), seed=5, progress=False)
+    assert len(budget.loss_curve) == 1
+
+
+def test_evaluation_reads_heco_personas_and_learns_the_hdgi_reference_in_memory(
+        graph: Graph, small_kg: dict[str, Any], persona_settings: Settings) -> None:
+    from personarec.eval.runner import read_inputs
+    from personarec.persona.train import learn_personas
+    from personarec.session.data import align_vectors
+
+    settings = _with(persona_settings, learner="heco")
+    train_personas(graph, settings, DATASET, progress=False)
+    runs = graph.execute("MATCH (r:PersonaRun) RETURN count(r) AS n", read=True)[0]["n"]
+    _, stored, _ = read_personas(graph, DATASET)
+
+    inputs = read_inputs(graph, DATASET, settings, progress=False)
+    assert inputs.meta["persona_learner"] == "heco" and inputs.meta["reference_learner"] == "hdgi"
+    assert inputs.personas is not None and inputs.reference_personas is not None
+    assert inputs.reference_personas.shape == inputs.personas.shape
+    # nothing written: the same runs and the same stored personas
+    assert graph.execute("MATCH (r:PersonaRun) RETURN count(r) AS n", read=True)[0]["n"] == runs
+    np.testing.assert_array_equal(read_personas(graph, DATASET)[1], stored)
+    # they are the HDGI personas a training with the same settings gives, per user
+    ids, hdgi = learn_personas(graph, _with(persona_settings, learner="hdgi"), DATASET, progress=False)
+    aligned = align_vectors(ids, hdgi, inputs.data.user_ids, "hdgi")
+    assert aligned is not None
+    np.testing.assert_allclose(inputs.reference_personas, aligned, atol=1e-4)
+
+    # no reference when switched off, or when the stored personas are the reference learner's
+    off = settings.model_copy(update={"eval": settings.eval.model_copy(update={"reference_learner": "none"})})
+    assert read_inputs(graph, DATASET, off, progress=False).reference_personas is None
+    same = settings.model_copy(update={"eval": settings.eval.model_copy(update={"reference_learner": "heco"})})
+    assert read_inputs(graph, DATASET, same, progress=False).reference_personas is None

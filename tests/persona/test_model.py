@@ -35,7 +35,8 @@ def _toy_export(n_users: int = 60, n_items: int = 45, seed: int = 0) -> KGExport
 
 def _settings(**persona: object):
     s = load_settings(env={})
-    return s.model_copy(update={"persona": s.persona.model_copy(update={"epochs": 40, "patience": 10, **persona})})
+    values = {"learner": "hdgi", "epochs": 40, "patience": 10, **persona}  # these tests are about HDGI's modules
+    return s.model_copy(update={"persona": s.persona.model_copy(update=values)})
 
 
 def test_semantic_attention_weights_sum_to_one() -> None:

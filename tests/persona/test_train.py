@@ -39,7 +39,8 @@ def test_train_writes_personas_run_and_index_answers(graph: Graph, small_kg: dic
                           "collect(DISTINCT u.persona_run) AS r", read=True)[0]
     assert users["v"] == [1] and users["r"] == [summary.run_id]
     run = graph.execute("MATCH (r:PersonaRun {id: $id}) RETURN r", {"id": summary.run_id}, read=True)[0]["r"]
-    assert run["model"] == "HDGI" and run["metapaths"] == summary.metapaths
+    assert run["model"] == "HeCo" and run["learner"] == "heco"  # the default learner
+    assert run["metapaths"] == summary.metapaths
     assert len(run["loss_curve"]) == summary.epochs and '"dimensions": 64' in run["config"]
 
     # the vector index answers `similar`, and persona neighbours come mostly from the same planted group
