@@ -328,7 +328,7 @@ class HeCoLearner(Learner):
                 {"params": [model.item_emb], "lr": lr * float(self.options.get("item_lr_scale", 1.0))}]
 
     def max_steps(self) -> int | None:
-        # Full batch (one step an epoch) stays bounded by persona.epochs; mini-batches take hundreds of steps
+        # Full batch (one step per epoch) stays bounded by persona.epochs; mini-batches take hundreds of steps
         # an epoch, and the budget keeps a large graph's training near HDGI's cost (docs/personas.md).
         return int(self.options.get("max_steps") or 0) or None
 
@@ -352,9 +352,10 @@ class HeCoLearner(Learner):
         uiu = next((a for mp, a in zip(prep.metapaths, prep.counts or prep.adjs) if mp.kind == "uiu"), None)
         if self.options["positives_from"] in ("items", "jaccard") and prep.ui is not None:
             measure = "jaccard" if self.options["positives_from"] == "jaccard" else "cosine"
-            if uiu is not None and exact_pairs(prep.ui) > EXACT_PAIRS_MAX:
+            pairs = exact_pairs(prep.ui)
+            if uiu is not None and pairs > EXACT_PAIRS_MAX:
                 log.info("heco positives: %.2g user pairs share items; ranking the sampled U-I-U neighbours "
-                         "exactly instead", exact_pairs(prep.ui))
+                         "exactly instead", pairs)
                 self.pos = candidate_positives(prep.ui, uiu, p, seed, measure=measure)
             else:
                 self.pos = item_positives(prep.ui, p, seed, measure=measure)
