@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from personarec.config import Settings
+from personarec.errors import PersonarecError
 from personarec.eval.inputs import EvalInputs
 from personarec.eval.metrics import METRICS, mask_history, metrics_from_ranks, summarize, target_ranks
 from personarec.eval.report import ROW_ORDER, SIGNIFICANCE_REFERENCES, EvalReport, write_report
@@ -195,7 +196,12 @@ def read_inputs(graph: Any, dataset: str, settings: Settings | None = None, *, p
         log.info("reference personas: training %s in memory on %s (eval.reference_learner)", reference, dataset)
         ref_settings = settings.model_copy(
             update={"persona": settings.persona.model_copy(update={"learner": reference})})
-        ids, vectors = learn_personas(graph, ref_settings, dataset, progress=progress)
+        try:
+            ids, vectors = learn_personas(graph, ref_settings, dataset, progress=progress)
+        except PersonarecError as exc:  # e.g. no item embeddings: the stored personas' rows still stand
+            log.warning("reference personas (%s) skipped: %s", reference, exc)
+            inputs.meta["reference_skipped"] = f"{reference}: {exc}"
+            return inputs
         inputs.reference_personas = align_vectors(ids, vectors, data.user_ids, f"{reference} personas")
         inputs.meta["reference_learner"] = reference
     return inputs
@@ -205,15 +211,17 @@ def input_notes(inputs: EvalInputs) -> list[str]:
     """Report notes about where the inputs came from (e.g. structural rather than LLM item vectors)."""
     from personarec.embed.structural import MODEL_NAME
 
+    skipped = inputs.meta.get("reference_skipped")
+    notes = [f"no reference rows: training the reference personas failed ({skipped})."] if skipped else []
     models = inputs.meta.get("item_vector_models") or {}
     if inputs.item_vectors is None or not models:
-        return []
+        return notes
     parts = ", ".join(f"{n} items by {m}" for m, n in sorted(models.items()))
     note = f"Item.embedding: {parts}."
     if MODEL_NAME in models:
         note += (f" '{MODEL_NAME}' vectors come from the KG structure (LSA of train users and item features; "
                  "`personarec embed graph`), used because those items have no text for an LLM to embed.")
-    return [note]
+    return notes + [note]
 
 
 @dataclass

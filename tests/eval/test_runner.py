@@ -75,6 +75,15 @@ def test_reference_rows_name_both_learners(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "results.json").read_text())["learners"] == {"persona": "heco", "persona_ref": "hdgi"}
 
 
+def test_a_reference_that_could_not_be_trained_is_said() -> None:
+    from personarec.eval.inputs import EvalInputs
+    from personarec.eval.runner import input_notes
+
+    inputs = EvalInputs(cyclic(6, 5), meta={"reference_skipped": "hdgi: the graph has no Item.embedding"})
+    assert input_notes(inputs) == ["no reference rows: training the reference personas failed "
+                                   "(hdgi: the graph has no Item.embedding)."]
+
+
 def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_settings, tmp_path: Path) -> None:
     from personarec.load import load_dataset
 
