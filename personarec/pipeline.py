@@ -225,9 +225,10 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     embedded = embed_items(graph, settings, dataset=dataset)
     echo(f"{embedded.encoded} items encoded, {embedded.unchanged} unchanged [{time.monotonic() - t:.0f} s]")
 
-    t = clock.stage(f"personas ({settings.persona.learner})")
+    t = clock.stage("personas")
     personas = train_personas(graph, settings, dataset)
-    echo(f"{personas.users} personas written, run {personas.run_id} [{time.monotonic() - t:.0f} s]")
+    echo(f"{personas.users} {personas.learner} personas written, run {personas.run_id} "
+         f"[{time.monotonic() - t:.0f} s]")
 
     t = clock.stage("evaluation (full ranking, history masked)")
     model_dir = opts.out_dir / "model"
