@@ -66,17 +66,9 @@ def positives(counts: list[sp.csr_matrix], p: int, seed: int, cosine: bool = Tru
     total = total.tocsr()
     total.sum_duplicates()
     rows = np.repeat(np.arange(n), np.diff(total.indptr))
-    cols, vals = total.indices.astype(np.int64), total.data
-    score = vals + 1e-6 * np.random.default_rng(seed).random(len(vals))
-    order = np.lexsort((-score, rows))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order)) - total.indptr[rows[order]]
-    keep = rank < max(p - 1, 0)
-    r = np.concatenate([rows[keep], np.arange(n)])
-    c2 = np.concatenate([cols[keep], np.arange(n)])
-    out = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c2)), shape=(n, n))
-    out.data[:] = 1.0
-    return out
+    top_r, top_c = _top_per_row(rows, total.indices.astype(np.int64), total.data, p,
+                                np.random.default_rng(seed), jitter=1e-6)
+    return _with_self(n, [top_r], [top_c])
 
 
 def _chunks(cost: np.ndarray, max_rows: int, max_cost: float) -> list[tuple[int, int]]:
@@ -103,10 +95,8 @@ def candidate_positives(ui: sp.csr_matrix, candidates: sp.csr_matrix, p: int, se
                         measure: str = "cosine", chunk_pairs: int = 2_000_000) -> sp.csr_matrix:
     """:func:`item_positives` with the score computed exactly but only for the pairs in ``candidates``
     (e.g. the ``K`` users the sampled U-I-U metapath reaches from each user): memory and time O(N K)."""
-    ui = sp.csr_matrix(ui, dtype=np.float64)
-    ui.data[:] = 1.0
+    ui, size = _binary(ui)
     n = ui.shape[0]
-    size = np.asarray(ui.sum(axis=1)).ravel()
     cand = sp.csr_matrix(candidates).tocoo()
     keep = cand.row != cand.col
     rows, cols = cand.row[keep].astype(np.int64), cand.col[keep].astype(np.int64)
@@ -127,7 +117,14 @@ def _top_pairs(r: np.ndarray, col: np.ndarray, shared: np.ndarray, size: np.ndar
         score = shared / np.maximum(size[r] + size[col] - shared, 1.0)
     else:
         score = shared / np.sqrt(np.maximum(size[r], 1.0) * np.maximum(size[col], 1.0))
-    score = score + 1e-9 * rng.random(len(r))  # seeded tie-break
+    return _top_per_row(r, col, score, p, rng, jitter=1e-9)
+
+
+def _top_per_row(r: np.ndarray, col: np.ndarray, score: np.ndarray, p: int, rng: np.random.Generator,
+                 jitter: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``r``, its ``p - 1`` columns of highest ``score``; ties broken by a seeded ``jitter`` far
+    below the scores' resolution."""
+    score = score + jitter * rng.random(len(r))
     order = np.lexsort((-score, r))
     r, col = r[order], col[order]
     first = np.searchsorted(r, r, side="left")
@@ -141,6 +138,13 @@ def _with_self(n: int, rows: list[np.ndarray], cols: list[np.ndarray]) -> sp.csr
     out = sp.csr_matrix((np.ones(len(rr), dtype=np.float32), (rr, cc)), shape=(n, n))
     out.data[:] = 1.0
     return out
+
+
+def _binary(ui: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``ui`` as a 0/1 float CSR matrix and each row's item count."""
+    ui = sp.csr_matrix(ui, dtype=np.float64)
+    ui.data[:] = 1.0
+    return ui, np.asarray(ui.sum(axis=1)).ravel()
 
 
 def exact_pairs(ui: sp.csr_matrix) -> float:
@@ -157,10 +161,8 @@ def item_positives(ui: sp.csr_matrix, p: int, seed: int, chunk_rows: int = 2048,
     ``"jaccard"`` by ``|I_i| + |I_j| - c``. Rows in chunks of at most ``chunk_rows`` users and about
     ``max_pairs`` user pairs (a user's pairs: the summed popularity of its items), so popular items on a
     million-user graph do not blow up one chunk; the output is O(N p)."""
-    ui = sp.csr_matrix(ui, dtype=np.float64)
-    ui.data[:] = 1.0
+    ui, size = _binary(ui)
     n = ui.shape[0]
-    size = np.asarray(ui.sum(axis=1)).ravel()
     iu = ui.T.tocsr()
     pairs = ui @ np.asarray(ui.sum(axis=0)).ravel()  # an upper bound of each row's product entries
     rng = np.random.default_rng(seed)
