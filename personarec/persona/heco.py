@@ -236,12 +236,14 @@ class HeCo(nn.Module):
             z = z + torch.sparse.mm(items, self.item_emb)
         return cast(Tensor, self.schema_act(z))
 
-    def metapath_embeddings(self, xs: list[Tensor], adjs: list[Tensor]) -> Tensor:
-        """``H^Φ`` for every metapath, stacked ``[P, B, C]``."""
+    def metapath_embeddings(self, xs: list[Tensor], adjs: list[Tensor] | None) -> Tensor:
+        """``H^Φ`` for every metapath, stacked ``[P, B, C]`` (``adjs`` ``None``: ``xs`` are rows of ``Â^Φ X``)."""
+        if adjs is None:
+            return torch.stack([cast(MetapathGCN, g).aggregated(x) for g, x in zip(self.gcns, xs)], dim=0)
         return torch.stack([cast(MetapathGCN, g)(x, a) for g, x, a in zip(self.gcns, xs, adjs)], dim=0)
 
-    def encode(self, xs: list[Tensor], adjs: list[Tensor]) -> tuple[Tensor, Tensor]:
-        """Metapath view ``z^mp`` ``[B, C]`` and the attention ``β``."""
+    def encode(self, xs: list[Tensor], adjs: list[Tensor] | None) -> tuple[Tensor, Tensor]:
+        """Metapath view ``z^mp`` ``[B, C]`` and the attention ``β`` (``adjs`` as in :meth:`metapath_embeddings`)."""
         return cast(tuple[Tensor, Tensor], self.attention(self.metapath_embeddings(xs, adjs)))
 
     def contrast(self, z_mp: Tensor, z_sc: Tensor, pos: PositiveIndex, tau: float, lam: float = 0.5) -> Tensor:
@@ -307,6 +309,7 @@ class HeCoLearner(Learner):
     name = "heco"
     model_name = "HeCo"
     uses_items = True
+    static_inputs = True
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__({"tau": 0.2, "positives": 12, "view": "schema", "item_vectors": True, "num_items": 0,
@@ -367,7 +370,7 @@ class HeCoLearner(Learner):
     def loss(self, model: nn.Module, prep: PreparedGraph, batch: Batch, full_adjs: list[Tensor] | None
              ) -> Tensor:
         assert isinstance(model, HeCo) and self.pos is not None
-        z_mp, _ = model.encode(batch.xs, batch.adjs)
+        z_mp, _ = model.encode(batch.xs, None if batch.aggregated else batch.adjs)
         z_sc = model.schema(batch.x_self, item_rows(prep.ui, batch.rows) if prep.ui is not None else None)
         pos = PositiveIndex.of(self.pos[batch.rows][:, batch.rows])  # positives outside a mini-batch are left out
         loss = model.contrast(z_mp, z_sc, pos, float(self.options["tau"]))

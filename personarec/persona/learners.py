@@ -83,8 +83,16 @@ class Batch:
     (full batch: all of ``Â^Φ`` and ``X``, ``cols`` ``None``)."""
 
     def __init__(self, rows: np.ndarray, x_self: Tensor, xs: list[Tensor], adjs: list[Tensor],
-                 cols: list[Tensor] | None = None) -> None:
+                 cols: list[Tensor] | None = None, aggregated: bool = False) -> None:
         self.rows, self.x_self, self.xs, self.adjs, self.cols = rows, x_self, xs, adjs, cols
+        #: ``xs`` are the batch rows of ``Â^Φ X`` already (``adjs`` empty): see :meth:`of_aggregated`
+        self.aggregated = aggregated
+
+    @classmethod
+    def of_aggregated(cls, aggregated: list[Tensor], x: Tensor, rows: np.ndarray) -> Batch:
+        """The mini-batch of ``rows`` from the precomputed ``Â^Φ X`` (for :attr:`Learner.static_inputs`)."""
+        idx = torch.from_numpy(rows)
+        return cls(rows, x[idx], [a[idx] for a in aggregated], [], aggregated=True)
 
     @classmethod
     def of_rows(cls, mats: list[sp.csr_matrix], x: Tensor, rows: np.ndarray) -> Batch:
@@ -111,6 +119,9 @@ class Learner:
     model_name: ClassVar[str]
     #: the persona also reads the user's own items (``items`` of :meth:`persona`): the store keeps item ids
     uses_items: ClassVar[bool] = False
+    #: the loss reads ``Â^Φ`` and ``X`` only as the product ``Â^Φ X`` (no corruption of either), so the
+    #: one-process mini-batch loop may hand it :meth:`Batch.of_aggregated` batches
+    static_inputs: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

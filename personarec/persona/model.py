@@ -44,7 +44,17 @@ class MetapathGCN(nn.Module):
 
     def forward(self, x: Tensor, adj: Tensor) -> Tensor:
         """``x``: features of the columns of ``adj`` ``[C, F]``; ``adj``: sparse ``[B, C]``."""
+        # (Â X) W = Â (X W): a mini-batch touches many more columns C than it has rows B, and projecting
+        # C rows (forward and the weight gradient) costs C·F·O against nnz·F + B·F·O when aggregating first
+        # (measured on Beauty: 1,024 users reach ~15k columns); the full batch keeps projecting first.
+        rows, cols = adj.shape
+        if adj._nnz() + rows * self.lin.out_features < cols * self.lin.out_features:
+            return self.aggregated(torch.sparse.mm(adj, x))
         return self.act(torch.sparse.mm(adj, self.lin(x)) + self.bias)
+
+    def aggregated(self, ax: Tensor) -> Tensor:
+        """The layer on rows of ``Â X`` already aggregated ``[B, F]``."""
+        return self.act(self.lin(ax) + self.bias)
 
 
 class SemanticAttention(nn.Module):

@@ -169,6 +169,8 @@ class LocalStep:
         prep = self.prep
         if full and self.full_adjs is not None:
             step = Batch(rows, prep.x, [prep.x] * len(self.full_adjs), self.full_adjs)
+        elif learner.static_inputs and (aggregated := prep.aggregated()) is not None:
+            step = Batch.of_aggregated(aggregated, prep.x, rows)
         else:
             step = Batch.of_rows(prep.adjs, prep.x, rows)
         opt.zero_grad()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from personarec.persona.heco import HeCoLearner, candidate_positives, item_positives, positive_batches
+from personarec.persona.learners import Batch
+from personarec.persona.metapath import PreparedGraph, normalize_adjacency
 
 
 def _ui() -> sp.csr_matrix:
@@ -79,3 +82,21 @@ def test_candidate_positives_stay_within_the_candidates() -> None:
     pos = candidate_positives(ui, cand, 3, seed=0, measure="jaccard").toarray()
     assert pos[2, 1] == 1 and pos[2, 0] == 0 and pos[0, 2] == 1 and (np.diag(pos) == 1).all()
     assert pos[3].sum() == 1 and pos[1].sum() == 1  # no candidates: only themselves
+
+
+
+def test_heco_loss_is_the_same_from_precomputed_aggregates_as_from_batch_products() -> None:
+    ui = sp.csr_matrix((np.random.default_rng(4).random((60, 30)) < 0.2).astype(np.float32))
+    adj, deg = normalize_adjacency(sp.csr_matrix(ui @ ui.T, dtype=np.float32))
+    x = torch.from_numpy(np.asarray(ui @ np.random.default_rng(5).standard_normal((30, 16)), dtype=np.float32))
+    prep = PreparedGraph(x, [adj, adj], [deg, deg], [], [f"u{k}" for k in range(60)], [], ui)
+    learner = HeCoLearner({"positives": 4})
+    learner.setup(prep, seed=0)
+    torch.manual_seed(0)
+    model = learner.build(16, 8, 2, 8)
+    rows = np.arange(0, 60, 3)
+    agg = prep.aggregated()
+    assert agg is not None
+    via_products = learner.loss(model, prep, Batch.of_rows(prep.adjs, prep.x, rows), None)
+    via_aggregates = learner.loss(model, prep, Batch.of_aggregated(agg, prep.x, rows), None)
+    torch.testing.assert_close(via_aggregates, via_products, rtol=1e-5, atol=1e-5)

@@ -8,7 +8,7 @@ from torch_geometric.data import HeteroData
 
 from personarec.config import load_settings
 from personarec.graph.export import KGExport
-from personarec.persona.model import HDGI, SemanticAttention
+from personarec.persona.model import HDGI, MetapathGCN, SemanticAttention
 from personarec.persona.train import embed_all, fit, prepare
 
 
@@ -85,3 +85,24 @@ def test_discriminator_scores_real_above_corrupted_after_training() -> None:
     with torch.no_grad():
         pos, neg, s = model(xs, xs_c, adjs)
         assert torch.sigmoid(model.discriminate(pos, s)).mean() > torch.sigmoid(model.discriminate(neg, s)).mean()
+
+
+def test_gcn_aggregates_first_on_wide_batches_with_the_same_result() -> None:
+    torch.manual_seed(0)
+    gcn = MetapathGCN(32, 8)
+    rows, cols = 4, 200  # a mini-batch touching many more columns than it has rows
+    dense = (torch.rand(rows, cols) < 0.05).float() * torch.rand(rows, cols)
+    adj, x = dense.to_sparse(), torch.randn(cols, 32)
+    expected = gcn.act(dense @ gcn.lin(x) + gcn.bias)  # PReLU(Â X W + b), projected first
+    torch.testing.assert_close(gcn(x, adj), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gcn.aggregated(dense @ x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_prepared_graph_aggregates_each_metapath_once_within_its_memory_cap() -> None:
+    prep = prepare(_toy_export(), ["U-I-U", "U-I-Genre-I-U"], 8, seed=1)
+    agg = prep.aggregated()
+    assert agg is not None and len(agg) == 2 and prep.aggregated() is agg  # computed once
+    for a, tensor in zip(prep.adjs, agg, strict=True):
+        np.testing.assert_allclose(tensor.numpy(), a @ prep.x.numpy(), rtol=1e-5, atol=1e-6)
+    fresh = prepare(_toy_export(), ["U-I-U"], 8, seed=1)
+    assert fresh.aggregated(max_bytes=1000) is None  # 60 x 32 x 4 bytes is over the cap
