@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,19 +24,6 @@ log = logging.getLogger(__name__)
 
 READ_PAGE = 2000   # items per read page: small enough for the driver, big enough to batch the encoder
 WRITE_BATCH = 500  # embeddings per write transaction (~0.8 MB of floats)
-
-
-@contextmanager
-def _quiet_notifications() -> Iterator[None]:
-    """Silence the server's "relationship type does not exist" warnings while reading item pages:
-    a graph without DBpedia facts (or without brands, authors, …) is normal, not a mistake."""
-    logger = logging.getLogger("neo4j.notifications")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @dataclass
@@ -114,9 +99,9 @@ def embed_items(graph: Graph, settings: Settings, dataset: str | None = None, mo
     after = ""
     with tqdm(total=total, unit="item", desc="embed items", disable=not progress) as bar:
         while True:
-            with _quiet_notifications():
-                page = graph.read("queries/embed_items.cypher",
-                                   {"dataset": dataset, "after": after, "limit": READ_PAGE})
+            # a graph without DBpedia facts or brands is normal: `connect` turns the server's
+            # "relationship type does not exist" notifications off
+            page = graph.read("queries/embed_items.cypher", {"dataset": dataset, "after": after, "limit": READ_PAGE})
             if not page:
                 break
             after = page[-1]["id"]
