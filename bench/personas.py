@@ -20,6 +20,8 @@ Usage::
     nice .venv/bin/python -m bench.personas --out bench/results/personas.json [--datasets ml-100k,beauty]
         [--synthetic-users 100000] [--epochs 3] [--configured]
     nice .venv/bin/python -m bench.personas --sanity ml-100k --out bench/results/personas-sanity.json
+    nice .venv/bin/python -m bench.personas --cost --configured --datasets beauty \
+        --out bench/results/personas-cost-beauty.json [--learners hdgi,hdgi-struct,heco]
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, An
     t0 = time.perf_counter()
     prep = prepare(export, settings.persona.metapaths, settings.persona.max_neighbors, seed)
     t_prep = time.perf_counter() - t0
+    t_fit = time.perf_counter()
     res = fit(prep, settings, seed=seed, progress=False)
     t1 = time.perf_counter()
     embed_all(res.model, prep, learner=res.learner)
@@ -74,6 +77,7 @@ def time_hdgi(export: Any, settings: Settings, seed: int = 2026) -> dict[str, An
             "metapaths": {mp.name: int(a.nnz) for mp, a in zip(prep.metapaths, prep.adjs)},
             "metapath_s": round(t_prep, 2), "epochs": len(res.loss_curve), "epoch_s": round(res.epoch_seconds, 3),
             "max_steps": res.learner.max_steps(), "full_batch": prep.x.shape[0] <= limit,
+            "train_s": round(t1 - t_fit, 1),
             "embed_all_s": round(time.perf_counter() - t1, 2),
             "loss_first_last": [res.loss_curve[0], res.loss_curve[-1]],
             "peak_rss_mb": round(peak_rss_mb(), 1)}
@@ -182,6 +186,31 @@ def run_sizes(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cost(args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 10's cost check: each of ``--learners`` trained to its own stopping rule with the default
+    settings (early stop, step budget) on each dataset's export, timed back to back in one process, with
+    each learner's time as a multiple of ``hdgi``'s."""
+    from personarec.graph.export import export_graph
+
+    base = load_settings()
+    out: dict[str, Any] = {}
+    with _graph(base, args.configured, args.workdir) as (graph, settings):
+        for name in [d for d in args.datasets.split(",") if d]:
+            ensure_dataset(graph, settings, name, stand_ins=not args.configured)
+            export = export_graph(graph, name, progress=False, item_features="embedding")
+            rows: dict[str, Any] = {}
+            for learner in args.learners.split(","):
+                s = settings.model_copy(update={"persona": settings.persona.model_copy(update={"learner": learner})})
+                rows[learner] = row = time_hdgi(export, s)
+                log.info("%s %s: %s", name, learner, row)
+            if "hdgi" in rows:
+                for row in rows.values():
+                    row["train_s_over_hdgi"] = round(row["train_s"] / rows["hdgi"]["train_s"], 2)
+            out[name] = {"users": len(export.ids["user"]), "items": len(export.ids["item"]), "learners": rows}
+            del export
+    return out
+
+
 def sanity(args: argparse.Namespace) -> dict[str, Any]:
     """The neighbour-overlap part of ``personarec personas assess`` (personarec.persona.assess) on the
     latest run of ``args.sanity``: one implementation, the library's."""
@@ -208,6 +237,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="HDGI epochs to time per size")
     parser.add_argument("--configured", action="store_true", help="use the configured Neo4j instead of a fresh one")
     parser.add_argument("--sanity", default=None, metavar="DATASET", help="compute the sanity figure instead")
+    parser.add_argument("--cost", action="store_true",
+                        help="time --learners trained to their own stopping rule on --datasets instead")
+    parser.add_argument("--learners", default="hdgi,hdgi-struct,heco", help="learners timed by --cost")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "personarec-bench")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -218,6 +250,8 @@ def main() -> None:
                               "command": "python -m bench.personas " + " ".join(sys.argv[1:])}
     if args.sanity:
         result["sanity"] = sanity(args)
+    elif args.cost:
+        result["cost"] = cost(args)
     else:
         result["sizes"] = run_sizes(args)
     result["loadavg_after"] = [round(x, 1) for x in os.getloadavg()]
