@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -215,6 +216,10 @@ def fit_loop(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bo
         if batches is None:
             order = rng.permutation(n)
             batches = [order[start:start + batch] for start in range(0, n, batch)]
+        if max_steps is not None and epoch == 0:
+            # the step budget, not persona.epochs, ends a mini-batch run: say so in the bar's total and ETA
+            bar.total = min(cfg.epochs, math.ceil(max_steps / max(len(batches), 1)))
+            bar.refresh()
         total, count = 0.0, 0
         for rows in batches:
             total += step(learner, model, opt, rows, full)
