@@ -48,8 +48,10 @@ from personarec.session.models import TrainedModels  # noqa: E402
 log = logging.getLogger("bench.spark_recommend")
 DATASET = "synth"
 # bench-only seeding (like tests/jobs/conftest.py): a deterministic persona per user
-SET_PERSONAS = ("MATCH (u:User {dataset: $dataset}) WITH u, toInteger(split(u.raw_id, 'U')[-1]) AS n "
-                "SET u.persona = [x IN range(0, 63) | sin(coalesce(n, 7) * (x + 1))]")
+# (in batches of its own transactions: the million-user graph's personas do not fit one transaction's heap)
+SET_PERSONAS = ("MATCH (u:User {dataset: $dataset}) CALL (u) { "
+                "WITH u, toInteger(split(u.raw_id, 'U')[-1]) AS n "
+                "SET u.persona = [x IN range(0, 63) | sin(coalesce(n, 7) * (x + 1))] } IN TRANSACTIONS OF 20000 ROWS")
 EDGES = ("MATCH (u:User)-[r:RECOMMENDED {run: $run}]->(i:Item) "
          "RETURN u.id AS user, i.id AS item, r.rank AS rank ORDER BY user, rank")
 
@@ -84,11 +86,15 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "spark_recommend.json")
+    parser.add_argument("--bulk", action="store_true",
+                        help="load with neo4j-admin import (personarec.load.bulk) instead of the online loader")
+    parser.add_argument("--score-users", type=int, default=0,
+                        help="score only the first N users of the graph in every engine (0: all of them)")
+    parser.add_argument("--reviews-file", type=Path, default=None,
+                        help="the synthetic reviews file: reused when it exists, else written there")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from personarec.spark.jars import install_connector
-    from personarec.spark.recommend import recommend_spark
-    from personarec.spark.session import spark_session
 
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
@@ -98,54 +104,24 @@ def main() -> None:
                   "model": "persona-SASRec top-100 -> SASRec rerank, hidden 64, 2 layers, max_len 50; "
                            "untrained weights (cost only)"},
         "runs": []}
-    with private_server(work / "neo4j", "bench-spark-pw", heap="2g", pagecache="1g") as settings, \
-            connect(settings) as graph:
+    src = args.reviews_file or work / "synth.json"
+    if not src.exists():
+        result["setup"]["generator"] = generate(src, args.reviews, seed=args.seed)
+    with private_server(work / "neo4j", "bench-spark-pw", heap="2g", pagecache="1g") as settings:
         from personarec.db import init_schema
+        from personarec.load.bulk import bulk_load
 
-        init_schema(graph, settings)
         install_connector(settings.spark)
-        src = work / "synth.json"
-        generate(src, args.reviews, seed=args.seed)
         t = time.perf_counter()
-        s = load_dataset(graph, settings, "amazon", [src], DATASET, progress=False)
-        result["setup"].update({"users": s.users, "items": s.items, "interactions": s.interactions,
-                                "load_s": time.perf_counter() - t})
-        graph.execute(SET_PERSONAS, {"dataset": DATASET})
-        items = sorted(r["item"] for r in graph.read("queries/jobs_popularity.cypher",
-                                                      {"dataset": DATASET, "splits": ["train"]}))
-        models = build_models(items, 64, args.seed, threads=os.cpu_count() or 1)
-        models_dir = work / "models"
-        models.save(models_dir)
-
-        result["pure_scoring_one_thread"] = pure_scoring_rate(graph, models_dir, args.batch, args.k, 2048)
-        log.info("pure scoring: %s", result["pure_scoring_one_thread"])
-
-        rec = TrainedModels.load(models_dir).recommender()
-        single = recommend(graph, settings, rec, "bench-single", dataset=DATASET, k=args.k, batch_size=args.batch,
-                          progress=False)
-        result["runs"].append({"engine": "single-process", "torch_threads": torch.get_num_threads(),
-                               "seconds": single.seconds, "users": single.written,
-                               "users_per_s": single.throughput, "edges": single.edges})
-        log.info("single: %s", single.line())
-        reference = _edges(graph, "bench-single")
-        for master in args.masters.split(","):
-            t = time.perf_counter()
-            spark = spark_session(settings, master)
-            startup = time.perf_counter() - t
-            run_id = f"bench-{master.replace('[', '-').replace(']', '')}"
-            actual = {"spark_master": spark.sparkContext.master,
-                      "default_parallelism": spark.sparkContext.defaultParallelism}
-            try:
-                sp = recommend_spark(graph, settings, models_dir, run_id, dataset=DATASET, k=args.k,
-                                     batch_size=args.batch, spark=spark)
-            finally:
-                spark.stop()
-            same = _edges(graph, run_id) == reference
-            result["runs"].append({"engine": "spark", "master": master, "cores": spark_cores(master),
-                                   **actual, "startup_s": startup, "seconds": sp.seconds, "users": sp.written,
-                                   "users_per_s": sp.throughput, "edges": sp.edges,
-                                   "same_top_k_as_single_process": same})
-            log.info("%s: %s (same lists: %s)", master, sp.line(), same)
+        if args.bulk:  # into the empty store; the schema comes with it
+            s = bulk_load(settings, "amazon", [src], DATASET, keep_running=True, progress=False)
+        with connect(settings) as graph:
+            if not args.bulk:
+                init_schema(graph, settings)
+                s = load_dataset(graph, settings, "amazon", [src], DATASET, progress=False)
+            result["setup"].update({"users": s.users, "items": s.items, "interactions": s.interactions,
+                                    "load_s": time.perf_counter() - t, "loader": "bulk" if args.bulk else "online"})
+            _score(graph, settings, args, work, result)
     shutil.rmtree(work, ignore_errors=True)
     result["machine"]["loadavg_after"] = os.getloadavg()
     result["machine"]["peak_rss_mb_driver"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -153,6 +129,58 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def _score(graph: Graph, settings: Any, args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+    """Seed personas, build the model set, then time the single-process job and each Spark master on the
+    same users (all, or the first ``--score-users``), checking that every engine writes the same lists."""
+    from personarec.spark.recommend import recommend_spark
+    from personarec.spark.session import spark_session
+
+    t = time.perf_counter()
+    graph.execute_autocommit(SET_PERSONAS, {"dataset": DATASET})
+    result["setup"]["personas_s"] = time.perf_counter() - t
+    targets: list[str] | None = None
+    if args.score_users:
+        targets = [r["user"] for r in graph.read("queries/jobs_users.cypher", {"dataset": DATASET})][
+            :args.score_users]
+        result["setup"]["scored_users"] = len(targets)
+    items = sorted(r["item"] for r in graph.read("queries/jobs_popularity.cypher",
+                                                  {"dataset": DATASET, "splits": ["train"]}))
+    models = build_models(items, 64, args.seed, threads=os.cpu_count() or 1)
+    models_dir = work / "models"
+    models.save(models_dir)
+
+    result["pure_scoring_one_thread"] = pure_scoring_rate(graph, models_dir, args.batch, args.k,
+                                                          min(2048, args.score_users or 2048))
+    log.info("pure scoring: %s", result["pure_scoring_one_thread"])
+
+    rec = TrainedModels.load(models_dir).recommender()
+    single = recommend(graph, settings, rec, "bench-single", dataset=DATASET, users=targets, k=args.k,
+                       batch_size=args.batch, progress=False)
+    result["runs"].append({"engine": "single-process", "torch_threads": torch.get_num_threads(),
+                           "seconds": single.seconds, "users": single.written,
+                           "users_per_s": single.throughput, "edges": single.edges})
+    log.info("single: %s", single.line())
+    reference = _edges(graph, "bench-single")
+    for master in args.masters.split(","):
+        t = time.perf_counter()
+        spark = spark_session(settings, master)
+        startup = time.perf_counter() - t
+        run_id = f"bench-{master.replace('[', '-').replace(']', '')}"
+        actual = {"spark_master": spark.sparkContext.master,
+                  "default_parallelism": spark.sparkContext.defaultParallelism}
+        try:
+            sp = recommend_spark(graph, settings, models_dir, run_id, dataset=DATASET, users=targets, k=args.k,
+                                 batch_size=args.batch, spark=spark)
+        finally:
+            spark.stop()
+        same = _edges(graph, run_id) == reference
+        result["runs"].append({"engine": "spark", "master": master, "cores": spark_cores(master),
+                               **actual, "startup_s": startup, "seconds": sp.seconds, "users": sp.written,
+                               "users_per_s": sp.throughput, "edges": sp.edges,
+                               "same_top_k_as_single_process": same})
+        log.info("%s: %s (same lists: %s)", master, sp.line(), same)
 
 
 def spark_cores(master: str) -> int:
