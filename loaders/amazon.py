@@ -33,6 +33,7 @@ from personarec.loaders.common import (
     SourceError,
     check_rating,
     check_ts,
+    duplicate_item,
     iter_lines,
     parse_json_line,
     reject_reason,
@@ -171,6 +172,12 @@ def _review(obj: dict[str, Any], fmt: Format) -> tuple[str, str, float | None, i
     return user, item, check_rating(obj.get("overall"), 0.0, 5.0), check_ts(obj.get("unixReviewTime"))
 
 
+def parse_review(line: str, fmt: Format) -> tuple[str, str, float | None, int]:
+    """``(user, item, rating, ts)`` of one review line; raises :class:`Reject` (or ``RecursionError``, see
+    :func:`reject_reason`). The per-line rule of :func:`read_reviews`, also run by the Spark loader."""
+    return _review(parse_json_line(line), fmt)
+
+
 def read_reviews(path: str | Path, fmt: Format | None = None,
                  rejects: Rejects | None = None) -> Iterator[Interaction]:
     """Interactions (user, item, rating, ts in epoch seconds) in file order; bad lines are rejected."""
@@ -182,7 +189,7 @@ def read_reviews(path: str | Path, fmt: Format | None = None,
     rejects = rejects if rejects is not None else Rejects()
     for line_no, line in iter_lines(path, rejects=rejects, kind="interaction"):
         try:
-            user, item, rating, ts = _review(parse_json_line(line), fmt)
+            user, item, rating, ts = parse_review(line, fmt)
         except (Reject, RecursionError) as exc:
             rejects.add(path, line_no, reject_reason(exc), line, "interaction")
             continue
@@ -249,6 +256,14 @@ def _meta(obj: dict[str, Any], fmt: Format, file_kind: str | None) -> ItemRecord
                       also_bought=also_bought, also_viewed=also_viewed, bought_together=together)
 
 
+def parse_meta(line: str, fmt: Format, file_kind: str | None) -> ItemRecord:
+    """The item record of one metadata line (``file_kind``: ``--kind`` or the file name's kind); raises
+    :class:`Reject` or ``RecursionError``. The per-line rule of :func:`read_meta` (which also rejects a
+    repeated item), also run by the Spark loader."""
+    # RecursionError: a record that parsed but is nested too deep for the text cleaners
+    return _meta(parse_meta_line(line) if fmt == "2014" else parse_json_line(line), fmt, file_kind)
+
+
 def read_meta(path: str | Path, fmt: Format | None = None, kind: str | None = None,
               rejects: Rejects | None = None) -> Iterator[ItemRecord]:
     """Items with text, features and links; a repeated product keeps its first record (the rest are
@@ -265,10 +280,9 @@ def read_meta(path: str | Path, fmt: Format | None = None, kind: str | None = No
     seen: set[str] = set()
     for line_no, line in iter_lines(path, rejects=rejects, kind="item"):
         try:
-            # RecursionError: a record that parsed but is nested too deep for the text cleaners
-            record = _meta(parse_meta_line(line) if fmt == "2014" else parse_json_line(line), fmt, file_kind)
+            record = parse_meta(line, fmt, file_kind)
             if record.raw_id in seen:
-                raise Reject(f"duplicate item: {record.raw_id}")
+                raise Reject(duplicate_item(record.raw_id))
         except (Reject, RecursionError) as exc:
             rejects.add(path, line_no, reject_reason(exc), line, "item")
             continue

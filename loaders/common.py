@@ -146,6 +146,20 @@ def _codec_label(encoding: str) -> str:
     return "UTF-8" if name.startswith("utf-8") else name
 
 
+def decode_line(data: bytes, encoding: str = "utf-8") -> tuple[str, str | None]:
+    """One line's bytes (newline already stripped) as ``(text, None)``, or ``(text, reason)`` when they are
+    invalid in ``encoding``: the text is then decoded with backslash escapes, for the rejects file only.
+
+    The per-line rule of :func:`iter_lines`, also applied line by line by the Spark loader
+    (``personarec.spark.load``).
+    """
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as exc:
+        return (data.decode(encoding, "backslashreplace"),
+                f"invalid {_codec_label(encoding)}: at byte {exc.start} (0x{data[exc.start]:02x})")
+
+
 def iter_lines(path: str | Path, encoding: str = "utf-8", rejects: Rejects | None = None,
                kind: str = "record") -> Iterator[tuple[int, str]]:
     """Yield ``(line_no, line)`` (1-based, newline stripped) of the lines that hold a record.
@@ -160,19 +174,12 @@ def iter_lines(path: str | Path, encoding: str = "utf-8", rejects: Rejects | Non
     lines yielded before it are complete and valid to use.
     """
     path = Path(path)
-    label = _codec_label(encoding)
     line_no = 0
     blank: list[int] = []  # reported once a record follows them
     try:
         with open_binary(path) as fh:
             for line_no, raw in enumerate(fh, start=1):
-                data = raw.rstrip(b"\r\n")
-                bad: str | None = None
-                try:
-                    line = data.decode(encoding)
-                except UnicodeDecodeError as exc:
-                    line = data.decode(encoding, "backslashreplace")  # for the rejects file only
-                    bad = f"invalid {label}: at byte {exc.start} (0x{data[exc.start]:02x})"
+                line, bad = decode_line(raw.rstrip(b"\r\n"), encoding)
                 if bad is None and not line.strip():
                     blank.append(line_no)
                     continue
@@ -195,6 +202,11 @@ def reject_reason(exc: Reject | RecursionError) -> str:
         # A line nested deeper than the interpreter's stack (e.g. 200,000 "["): that record only.
         return "too deeply nested: more levels than the parser allows"
     return str(exc)
+
+
+def duplicate_item(raw_id: str) -> str:
+    """The reject reason of a repeated item record in one metadata file (its first record is kept)."""
+    return f"duplicate item: {raw_id}"
 
 
 def parse_json_line(line: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from personarec.loaders.common import (
     SourceError,
     check_rating,
     check_ts,
+    duplicate_item,
     iter_lines,
 )
 
@@ -60,21 +61,30 @@ def _files(path: Path) -> tuple[Path, Path, str]:
     return folder / "ratings.dat", folder / "movies.dat", release
 
 
+def files(path: Path) -> tuple[Path, Path, str]:
+    """``(ratings file, items file, release)`` of a MovieLens folder (or a file inside it)."""
+    return _files(path)
+
+
+def parse_rating(line: str, release: str) -> tuple[str, str, float | None, int]:
+    """``(user, item, rating, ts)`` of one ratings line of ``release``, or :class:`Reject`. The per-line rule
+    of :func:`read_ratings`, also run by the Spark loader."""
+    parts = line.split("\t" if release == "100k" else "::")
+    if len(parts) != 4:
+        raise Reject(f"wrong field count: {len(parts)} instead of 4")
+    user, item = parts[0].strip(), parts[1].strip()
+    if not user.isdigit() or not item.isdigit():
+        raise Reject("bad id: user and item ids must be integers")
+    return user, item, check_rating(parts[2].strip(), 0.5, 5.0), check_ts(parts[3])
+
+
 def read_ratings(path: str | Path, rejects: Rejects | None = None) -> Iterator[Interaction]:
     """Ratings of a MovieLens folder in source order (``u.data`` tab- or ``ratings.dat`` ``::``-separated)."""
     ratings, _, release = _files(Path(path))
-    sep = "\t" if release == "100k" else "::"
     rejects = rejects if rejects is not None else Rejects()
     for line_no, line in iter_lines(ratings, ENCODING, rejects, "interaction"):
-        parts = line.split(sep)
         try:
-            if len(parts) != 4:
-                raise Reject(f"wrong field count: {len(parts)} instead of 4")
-            user, item = parts[0].strip(), parts[1].strip()
-            if not user.isdigit() or not item.isdigit():
-                raise Reject("bad id: user and item ids must be integers")
-            rating = check_rating(parts[2].strip(), 0.5, 5.0)
-            ts = check_ts(parts[3])
+            user, item, rating, ts = parse_rating(line, release)
         except Reject as exc:
             rejects.add(ratings, line_no, str(exc), line, "interaction")
             continue
@@ -93,29 +103,36 @@ def read_items(path: str | Path, rejects: Rejects | None = None) -> Iterator[Ite
     seen: set[str] = set()
     for line_no, line in iter_lines(items, ENCODING, rejects, "item"):
         try:
-            if release == "100k":
-                parts = line.split("|")
-                if len(parts) != 5 + len(GENRES_100K):
-                    raise Reject(f"wrong field count: {len(parts)} instead of {5 + len(GENRES_100K)}")
-                flags = parts[5:]
-                if any(f not in ("0", "1") for f in flags):
-                    raise Reject("bad genre flags: expected 0/1")
-                genres = [g for g, f in zip(GENRES_100K, flags, strict=True) if f == "1" and g != "unknown"]
-            else:
-                parts = line.split("::")
-                if len(parts) != 3:
-                    raise Reject(f"wrong field count: {len(parts)} instead of 3")
-                genres = [g for g in parts[2].split("|") if g and g != "(no genres listed)"]
-            raw_id = parts[0].strip()
-            if not raw_id.isdigit():
-                raise Reject("bad id: movie id must be an integer")
-            if raw_id in seen:
-                raise Reject(f"duplicate item: {raw_id}")
-            title, year = split_title(parts[1])
-            if title is not None and title.lower() == "unknown":
-                title = None
+            record = parse_item(line, release)
+            if record.raw_id in seen:
+                raise Reject(duplicate_item(record.raw_id))
         except Reject as exc:
             rejects.add(items, line_no, str(exc), line, "item")
             continue
-        seen.add(raw_id)
-        yield ItemRecord(raw_id=raw_id, kind="film", title=title, year=year, genres=genres)
+        seen.add(record.raw_id)
+        yield record
+
+
+def parse_item(line: str, release: str) -> ItemRecord:
+    """The film of one ``u.item`` / ``movies.dat`` line of ``release``, or :class:`Reject`. The per-line rule
+    of :func:`read_items` (which also rejects a repeated id), also run by the Spark loader."""
+    if release == "100k":
+        parts = line.split("|")
+        if len(parts) != 5 + len(GENRES_100K):
+            raise Reject(f"wrong field count: {len(parts)} instead of {5 + len(GENRES_100K)}")
+        flags = parts[5:]
+        if any(f not in ("0", "1") for f in flags):
+            raise Reject("bad genre flags: expected 0/1")
+        genres = [g for g, f in zip(GENRES_100K, flags, strict=True) if f == "1" and g != "unknown"]
+    else:
+        parts = line.split("::")
+        if len(parts) != 3:
+            raise Reject(f"wrong field count: {len(parts)} instead of 3")
+        genres = [g for g in parts[2].split("|") if g and g != "(no genres listed)"]
+    raw_id = parts[0].strip()
+    if not raw_id.isdigit():
+        raise Reject("bad id: movie id must be an integer")
+    title, year = split_title(parts[1])
+    if title is not None and title.lower() == "unknown":
+        title = None
+    return ItemRecord(raw_id=raw_id, kind="film", title=title, year=year, genres=genres)

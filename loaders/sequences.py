@@ -16,18 +16,30 @@ _CHUNK = 1 << 16
 _TOO_DEEP = object()  # value() result for a value too deeply nested to parse
 
 
+def parse_sequence(line: str) -> list[str]:
+    """``[user, item, item, …]`` of one line, or :class:`Reject`. The per-line rule of :func:`read_sequences`
+    (which also rejects a user's second line, :func:`duplicate_user`), also run by the Spark loader."""
+    parts = line.split()
+    if len(parts) < 2:
+        raise Reject("empty sequence: a user id and at least one item expected")
+    return parts
+
+
+def duplicate_user(user: str) -> str:
+    """The reject reason of a user's second line (the first line of a user is kept)."""
+    return f"duplicate user: {user} already had a line"
+
+
 def read_sequences(path: str | Path, rejects: Rejects | None = None) -> Iterator[Interaction]:
     """Interactions in source order; ``order`` is a running counter so ties never reorder a line."""
     rejects = rejects if rejects is not None else Rejects()
     order = 0
     seen_users: set[str] = set()
     for line_no, line in iter_lines(path, rejects=rejects, kind="interaction"):
-        parts = line.split()
         try:
-            if len(parts) < 2:
-                raise Reject("empty sequence: a user id and at least one item expected")
+            parts = parse_sequence(line)
             if parts[0] in seen_users:
-                raise Reject(f"duplicate user: {parts[0]} already had a line")
+                raise Reject(duplicate_user(parts[0]))
         except Reject as exc:
             rejects.add(path, line_no, str(exc), line, "interaction")
             continue

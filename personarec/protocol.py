@@ -80,9 +80,14 @@ def split_fingerprint(held_out: Mapping[str, tuple[Sequence[str], Sequence[str]]
 
     Lines are sorted by user id as a number (:func:`raw_sort_key`).
     """
+    return fingerprint_of_sorted((user, *held_out[user]) for user in sorted(held_out, key=raw_sort_key))
+
+
+def fingerprint_of_sorted(rows: Iterable[tuple[str, Sequence[str], Sequence[str]]]) -> str:
+    """:func:`split_fingerprint` of ``(user, validation items, test items)`` rows streamed in its order
+    (users by :func:`raw_sort_key`, each once), for callers that sort elsewhere (the Spark loader)."""
     md5 = hashlib.md5()
-    for user in sorted(held_out, key=raw_sort_key):
-        valid, test = held_out[user]
+    for user, valid, test in rows:
         if valid or test:
             md5.update(f"{user}\t{','.join(valid)}\t{','.join(test)}\n".encode())
     return md5.hexdigest()

@@ -109,22 +109,32 @@ def leave_one_out(interactions: Iterable[Interaction]) -> Split:
     return Split("loo", histories, fingerprint(histories), sorted(short, key=raw_sort_key))
 
 
+#: Why a temporal split refused its input.
+NEEDS_TIMESTAMPS = "a temporal split needs a timestamp on every interaction; use --split loo for sequence files."
+
+
+def temporal_cutoff_ranks(total: int, valid_frac: float = 0.1, test_frac: float = 0.1) -> tuple[int, int]:
+    """0-based positions, among all ``total`` interaction times sorted, of the two cutoffs of
+    :func:`temporal` (also used by the Spark loader, which sorts the times itself)."""
+    if not (0 <= valid_frac < 1 and 0 <= test_frac < 1 and valid_frac + test_frac < 1):
+        raise SplitError("temporal split fractions must be in [0, 1) and sum to less than 1.")
+    return (max(math.ceil(total * (1 - valid_frac - test_frac)) - 1, 0),
+            max(math.ceil(total * (1 - test_frac)) - 1, 0))
+
+
 def temporal(interactions: Iterable[Interaction], valid_frac: float = 0.1, test_frac: float = 0.1) -> Split:
     """Global temporal split: two time cutoffs at the (1 - valid - test) and (1 - test) quantiles of
     all interaction times; train is at or before the first, test after the second. Equal times fall on
     the same side, so nothing from the future of a cutoff reaches train."""
-    if not (0 <= valid_frac < 1 and 0 <= test_frac < 1 and valid_frac + test_frac < 1):
-        raise SplitError("temporal split fractions must be in [0, 1) and sum to less than 1.")
     ordered = order_histories(interactions)
     times = sorted(x.ts for hist in ordered.values() for x in hist if x.ts is not None)
     total = sum(len(h) for h in ordered.values())
+    ranks = temporal_cutoff_ranks(total, valid_frac, test_frac)
     if total == 0:
         return Split("temporal", {}, fingerprint({}), [], None)
     if len(times) != total:
-        raise SplitError("a temporal split needs a timestamp on every interaction; use --split loo "
-                         "for sequence files.")
-    first = times[max(math.ceil(total * (1 - valid_frac - test_frac)) - 1, 0)]
-    second = times[max(math.ceil(total * (1 - test_frac)) - 1, 0)]
+        raise SplitError(NEEDS_TIMESTAMPS)
+    first, second = times[ranks[0]], times[ranks[1]]
     histories: dict[str, list[SplitRow]] = {}
     for user, hist in ordered.items():
         histories[user] = [

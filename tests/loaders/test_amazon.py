@@ -165,10 +165,11 @@ _REVIEW = {  # one review line per format, with the user id to fill in
 }
 
 
-@pytest.mark.parametrize("fmt", ["2014", "2018", "2023"])
-def test_fuzzed_review_lines_are_rejected_and_the_load_goes_on(tmp_path: Path, fmt: str) -> None:
+def fuzzed_review_lines(fmt: str) -> list[bytes | str]:
+    """Hostile review lines of ``fmt`` around two good ones (users G1 at line 2, G2 at line 9); also the
+    fuzzed sample of tests/spark/test_load.py."""
     review = _REVIEW[fmt]
-    src = _write_lines(tmp_path / "reviews.json", [
+    return [
         "[" * 200_000,                                   # 1: RecursionError in the JSON parser (also while sniffing)
         review.format(u="G1"),                           # 2
         "",                                              # 3: blank
@@ -178,7 +179,12 @@ def test_fuzzed_review_lines_are_rejected_and_the_load_goes_on(tmp_path: Path, f
         '{"reviewerID": ' + "[" * 200_000,               # 7
         '"a string"',                                    # 8
         review.format(u="G2"),                           # 9
-    ])
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["2014", "2018", "2023"])
+def test_fuzzed_review_lines_are_rejected_and_the_load_goes_on(tmp_path: Path, fmt: str) -> None:
+    src = _write_lines(tmp_path / "reviews.json", fuzzed_review_lines(fmt))
     out = tmp_path / "rejects.tsv"
     with Rejects(out) as rejects:
         rows = list(amazon.read_reviews(src, rejects=rejects))  # format sniffed past the bad first line
@@ -211,13 +217,18 @@ def test_fuzzed_2014_meta_lines(tmp_path: Path) -> None:
                                  (8, "too deeply nested"), (10, "bad record")]
 
 
-@pytest.mark.parametrize("fmt, good", [
-    ("2018", '{{"asin": "{i}", "title": "T", "also_buy": []}}'),
-    ("2023", '{{"parent_asin": "{i}", "title": "T", "main_category": "Movies & TV"}}'),
-])
-def test_fuzzed_json_meta_lines(tmp_path: Path, fmt: str, good: str) -> None:
+_GOOD_META = {  # one good metadata line per JSON format, with the item id to fill in
+    "2018": '{{"asin": "{i}", "title": "T", "also_buy": []}}',
+    "2023": '{{"parent_asin": "{i}", "title": "T", "main_category": "Movies & TV"}}',
+}
+
+
+def fuzzed_json_meta_lines(fmt: str) -> list[bytes | str]:
+    """Hostile metadata lines of a JSON format (2018, 2023) around two good records (M1 at line 2, M2 at
+    line 8); also the fuzzed sample of tests/spark/test_load.py."""
+    good = _GOOD_META[fmt]
     key = "asin" if fmt == "2018" else "parent_asin"
-    src = _write_lines(tmp_path / "meta_things.jsonl", [
+    return [
         '{"a": ' * 100_000,                   # 1: RecursionError in the JSON parser
         good.format(i="M1"),
         "",
@@ -226,7 +237,12 @@ def test_fuzzed_json_meta_lines(tmp_path: Path, fmt: str, good: str) -> None:
         "null",
         f'{{"{key}": "M9", "description": ' + "[" * 990 + "]" * 990 + "}",
         good.format(i="M2"),
-    ])
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["2018", "2023"])
+def test_fuzzed_json_meta_lines(tmp_path: Path, fmt: str) -> None:
+    src = _write_lines(tmp_path / "meta_things.jsonl", fuzzed_json_meta_lines(fmt))
     out = tmp_path / "rejects.tsv"
     with Rejects(out) as rejects:
         items = list(amazon.read_meta(src, rejects=rejects))
