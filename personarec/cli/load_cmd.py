@@ -28,11 +28,15 @@ from personarec.cli.common import AppContext, pass_app, print_rows
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per UNWIND batch.")
 @click.option("--bulk", is_flag=True, help="Build a large KG from scratch with neo4j-admin import (managed server, "
               "empty database only; the server restarts). Same graph as the online load.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process; spark: Apache Spark reads, validates and splits, the Neo4j connector writes "
+              "(same graph, fingerprint and rejects as local).")
+@click.option("--master", default=None, help="Spark master URL with --engine spark (default: spark.master, local[*]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON lines.")
 @pass_app
 def load(app: AppContext, source: str, paths: tuple[Path, ...], dataset: str | None, split: str,
          kcore_k: int | None, rejects_path: Path | None, fmt: str | None, kind: str | None, replace: bool,
-         batch_size: int | None, bulk: bool, as_json: bool) -> None:
+         batch_size: int | None, bulk: bool, as_json: bool, engine: str = "local", master: str | None = None) -> None:
     """Load SOURCE files into Neo4j: users, items, features, INTERACTED with splits, item–item edges.
 
     \b
@@ -40,11 +44,22 @@ def load(app: AppContext, source: str, paths: tuple[Path, ...], dataset: str | N
     personarec load sequences Beauty.txt Beauty_item2attributes.json --dataset beauty
     personarec load amazon reviews_Books_5.json.gz meta_Books.json.gz --kcore 5
     personarec load amazon reviews_Books.json.gz meta_Books.json.gz --bulk   # large KG from scratch
+    personarec load amazon reviews_Books.json.gz meta_Books.json.gz --engine spark [--master URL]
     """
     from personarec.load import load_dataset
 
     settings = app.apply_flags({"load.batch_size": ("--batch-size", batch_size)})
-    if bulk:
+    if master and engine != "spark":
+        raise click.UsageError("--master goes with --engine spark.")
+    if engine == "spark":
+        from personarec.spark.load import load_spark
+
+        if bulk:
+            raise click.UsageError("--bulk is the neo4j-admin import, --engine spark the connector: choose one.")
+        summary = load_spark(app.graph(write=True), settings, source, list(paths), dataset, split, kcore_k=kcore_k,
+                             fmt=fmt, kind=kind, rejects_path=rejects_path, replace=replace, batch_size=batch_size,
+                             master=master, progress=not as_json)
+    elif bulk:
         from personarec.load.bulk import bulk_load
 
         if replace:
