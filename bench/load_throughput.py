@@ -9,7 +9,9 @@ reviews file written by :mod:`bench.synth_amazon`):
 2. **online**: a fresh managed Neo4j (own home, free ports, schema applied) receives the same source
    through ``personarec.load.load_dataset`` (Bolt, batched ``UNWIND … MERGE``);
 3. **bulk** (``--bulk``): the product's bulk path ``personarec.load.bulk.bulk_load`` end to end
-   (read, split, CSV, import, server start, schema with index population, ``Dataset`` node).
+   (read, split, CSV, import, server start, schema with index population, ``Dataset`` node);
+4. **spark** (``--spark MASTER``): ``load --engine spark`` (``personarec.spark.load.load_spark``) into a
+   fresh server, Spark's start-up included.
 
 Rates are relationships per second (``INTERACTED`` + ``CO_INTERACTED``). The online loader's time
 is split into the whole call (reading, splitting, writing) and its write phase (time inside the loader's
@@ -22,6 +24,7 @@ Usage::
 
     nice .venv/bin/python -m bench.load_throughput --out bench/results/load_throughput.json \\
         [--datasets ml-100k,beauty,synthetic] [--synthetic-reviews 5000000] [--bulk] [--skip-online]
+        [--spark local[2]]
 """
 
 from __future__ import annotations
@@ -171,6 +174,38 @@ def run_online(name: str, source: str, paths: list[Path], base: Settings, workdi
             "summary_interactions": summary.interactions}
 
 
+def run_spark(name: str, source: str, paths: list[Path], base: Settings, workdir: Path, heap: str,
+              pagecache: str, master: str, batch_size: int | None = None) -> dict[str, Any]:
+    """``personarec.spark.load.load_spark`` (``load --engine spark``) into a fresh server on ``master``:
+    Spark start-up, parsing, split and the connector's writes, end to end."""
+    from personarec.db import counts as db_counts
+    from personarec.db import init_schema
+    from personarec.graph import connect
+    from personarec.spark.jars import install_connector
+    from personarec.spark.load import load_spark
+    from personarec.spark.session import spark_session
+
+    with fresh_server(base, workdir, heap, pagecache) as settings, connect(settings) as graph:
+        init_schema(graph, settings)
+        install_connector(settings.spark)
+        t0 = time.perf_counter()
+        spark = spark_session(settings, master, app_name="bench-load")
+        startup_s = time.perf_counter() - t0
+        try:
+            summary = load_spark(graph, settings, source, paths, name, batch_size=batch_size, spark=spark,
+                                 progress=True)
+        finally:
+            spark.stop()
+        total_s = time.perf_counter() - t0
+        found = db_counts(graph)
+    rels = sum(found["rel"].get(t, 0) for t in REVIEW_RELS)
+    return {"master": master, "users": found["node"].get("User", 0), "items": found["node"].get("Item", 0),
+            **{t: found["rel"].get(t, 0) for t in REVIEW_RELS}, "relationships": rels,
+            "all_relationships": sum(found["rel"].values()), "fingerprint": summary.fingerprint,
+            "spark_startup_s": round(startup_s, 2), "load_s": round(total_s, 2),
+            "rels_per_s_end_to_end": round(rels / total_s)}
+
+
 def run_bulk(name: str, source: str, paths: list[Path], base: Settings, workdir: Path,
              off_heap: str) -> dict[str, Any]:
     """``personarec.load.bulk.bulk_load`` end to end into a fresh managed home: read, split, CSV,
@@ -221,6 +256,8 @@ def main() -> None:
     parser.add_argument("--skip-ceiling", action="store_true", help="online loader only")
     parser.add_argument("--bulk", action="store_true",
                         help="also time `personarec.load.bulk.bulk_load` end to end (import + restart + schema)")
+    parser.add_argument("--spark", default=None, metavar="MASTER",
+                        help="also time `load --engine spark` (personarec.spark.load) on this master, e.g. local[2]")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("neo4j").setLevel(logging.WARNING)
@@ -266,6 +303,12 @@ def main() -> None:
             entry["bulk"] = run_bulk(name, source, paths, base, args.workdir, args.off_heap)
             log.info("%s bulk: %s", name, entry["bulk"])
             gc.collect()
+        if args.spark:
+            log.info("%s: Spark load (personarec.spark.load) on %s", name, args.spark)
+            entry["spark"] = run_spark(name, source, paths, base, args.workdir, args.heap, args.pagecache,
+                                       args.spark, args.batch_size)
+            log.info("%s spark: %s", name, entry["spark"])
+            gc.collect()
         entry["loadavg_after"] = [round(x, 1) for x in os.getloadavg()]
         if "ceiling" in entry and "online" in entry:
             on, ce = entry["online"], entry["ceiling"]
@@ -274,6 +317,11 @@ def main() -> None:
             entry["ratio_write_vs_import_engine"] = round(on["rels_per_s_write"] / ce["rels_per_s_engine"], 3)
             entry["ratio_end_to_end"] = round(on["rels_per_s_end_to_end"] / ce["rels_per_s_end_to_end"], 3)
             entry["meets_target"] = entry["ratio_write_vs_import_wall"] >= 0.2
+        if "spark" in entry and "online" in entry:
+            entry["spark_same_rows_as_online"] = all(entry["spark"][k] == entry["online"][k]
+                                                     for k in ("users", "INTERACTED", "CO_INTERACTED"))
+            entry["spark_speedup_end_to_end"] = round(entry["spark"]["rels_per_s_end_to_end"]
+                                                      / entry["online"]["rels_per_s_end_to_end"], 2)
         if "bulk" in entry and "online" in entry:
             entry["bulk_speedup_end_to_end"] = round(entry["bulk"]["rels_per_s_end_to_end"]
                                                      / entry["online"]["rels_per_s_end_to_end"], 2)
