@@ -63,6 +63,12 @@ def _check_graph_view(page: Any, expected: tuple[int, int, int]) -> str:
     two (the Browser may connect result nodes), and the legend's counts. Returns the frame's text."""
     shown = _settled_graph(page)
     nodes, rels, among = expected
+    # "Connect result nodes" adds its relationships a few at a time; on a busy machine the last ones can
+    # arrive well after the first drawing, so give the legend time to reach them before comparing
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while re.findall(r"\* \((\d+)\)", shown) != [str(nodes), str(among)] and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        shown = str(page.locator('[data-testid="frame"]').first.inner_text())
     shown_nodes, shown_rels = _summary(shown)
     assert shown_nodes == nodes and rels <= shown_rels <= among, (shown_nodes, shown_rels)
     assert re.findall(r"\* \((\d+)\)", shown) == [str(nodes), str(among)], shown[-1000:]
