@@ -49,9 +49,10 @@ log = logging.getLogger("bench.spark_recommend")
 DATASET = "synth"
 # bench-only seeding (like tests/jobs/conftest.py): a deterministic persona per user
 # (in batches of its own transactions: the million-user graph's personas do not fit one transaction's heap)
+# (seeded by the node's own number: any raw id format, e.g. the synthetic "A1000OPI98VW44", gives one)
 SET_PERSONAS = ("MATCH (u:User {dataset: $dataset}) CALL (u) { "
-                "WITH u, toInteger(split(u.raw_id, 'U')[-1]) AS n "
-                "SET u.persona = [x IN range(0, 63) | sin(coalesce(n, 7) * (x + 1))] } IN TRANSACTIONS OF 20000 ROWS")
+                "WITH u, toInteger(split(elementId(u), ':')[-1]) AS n "
+                "SET u.persona = [x IN range(0, 63) | sin((n + 7) * (x + 1))] } IN TRANSACTIONS OF 20000 ROWS")
 EDGES = ("MATCH (u:User)-[r:RECOMMENDED {run: $run}]->(i:Item) "
          "RETURN u.id AS user, i.id AS item, r.rank AS rank ORDER BY user, rank")
 
