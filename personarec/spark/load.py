@@ -45,7 +45,15 @@ from personarec.graph.cypher import statement
 from personarec.load.loader import SCRIPTS, LoadSummary
 from personarec.load.lock import DatasetLock
 from personarec.load.sources import SourceFiles, plan_source
-from personarec.load.splits import NEEDS_TIMESTAMPS, STRATEGIES, SplitError, temporal_cutoff_ranks
+from personarec.load.splits import (
+    NEEDS_TIMESTAMPS,
+    STRATEGIES,
+    TEST,
+    TRAIN,
+    VALID,
+    SplitError,
+    temporal_cutoff_ranks,
+)
 from personarec.loaders import sequences
 from personarec.loaders.common import Reject, Rejects, SourceError, decode_line, duplicate_item, is_gzip, reject_reason
 from personarec.protocol import fingerprint_of_sorted
@@ -74,7 +82,6 @@ FEATURES = ("categories", "brands", "authors", "genres")
 LINKS = ("also_bought", "also_viewed", "bought_together")
 FEATURE_TYPES = {str(SCRIPTS[f][1]): f for f in FEATURES}
 LINK_TYPES = {str(SCRIPTS[f][1]): f for f in LINKS}
-TRAIN, VALID, TEST = "train", "valid", "test"
 
 
 def _ddl(fields: Iterable[tuple[str, str]]) -> str:
