@@ -53,6 +53,7 @@ DATASET = "synth"
 SET_PERSONAS = ("MATCH (u:User {dataset: $dataset}) CALL (u) { "
                 "WITH u, toInteger(split(elementId(u), ':')[-1]) AS n "
                 "SET u.persona = [x IN range(0, 63) | sin((n + 7) * (x + 1))] } IN TRANSACTIONS OF 20000 ROWS")
+HAS_PERSONAS = "MATCH (u:User {dataset: $dataset}) WHERE u.persona IS NOT NULL RETURN count(u) > 0 AS any"
 EDGES = ("MATCH (u:User)-[r:RECOMMENDED {run: $run}]->(i:Item) "
          "RETURN u.id AS user, i.id AS item, r.rank AS rank ORDER BY user, rank")
 
@@ -93,10 +94,12 @@ def main() -> None:
                         help="score only the first N users of the graph in every engine (0: all of them)")
     parser.add_argument("--reviews-file", type=Path, default=None,
                         help="the synthetic reviews file: reused when it exists, else written there")
+    parser.add_argument("--existing", action="store_true",
+                        help=f"score on the configured Neo4j (environment/config file), whose {DATASET!r} dataset is "
+                             "already loaded (e.g. by an earlier run of this benchmark's loading steps); "
+                             "no private server, no load")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from personarec.spark.jars import install_connector
-
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     result: dict[str, Any] = {
@@ -105,6 +108,41 @@ def main() -> None:
                   "model": "persona-SASRec top-100 -> SASRec rerank, hidden 64, 2 layers, max_len 50; "
                            "untrained weights (cost only)"},
         "runs": []}
+    if args.existing:
+        _existing(args, work, result)
+    else:
+        _private(args, work, result)
+    shutil.rmtree(work, ignore_errors=True)
+    result["machine"]["loadavg_after"] = os.getloadavg()
+    result["machine"]["peak_rss_mb_driver"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["projection"] = projection(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def _existing(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+    """Score on the configured server, whose dataset is loaded already (its personas seeded if missing)."""
+    from personarec.config import load_settings
+    from personarec.spark.jars import install_connector
+
+    settings = load_settings()
+    install_connector(settings.spark)
+    with connect(settings) as graph:
+        found = graph.execute("MATCH (d:Dataset {name: $dataset}) RETURN d.users AS users, d.items AS items, "
+                              "d.interactions AS interactions", {"dataset": DATASET}, read=True)
+        if not found:
+            raise SystemExit(f"--existing: the configured Neo4j holds no {DATASET!r} dataset")
+        result["setup"].pop("reviews")  # the graph is what it is, not --reviews
+        result["setup"].update({**found[0], "loader": "existing graph"})
+        _score(graph, settings, args, work, result,
+               seed_personas=not graph.execute(HAS_PERSONAS, {"dataset": DATASET}, read=True)[0]["any"])
+
+
+def _private(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+    """Generate (or reuse) the synthetic file, load it into a private server, score there."""
+    from personarec.spark.jars import install_connector
+
     src = args.reviews_file or work / "synth.json"
     if not src.exists():
         result["setup"]["generator"] = generate(src, args.reviews, seed=args.seed)
@@ -123,24 +161,21 @@ def main() -> None:
             result["setup"].update({"users": s.users, "items": s.items, "interactions": s.interactions,
                                     "load_s": time.perf_counter() - t, "loader": "bulk" if args.bulk else "online"})
             _score(graph, settings, args, work, result)
-    shutil.rmtree(work, ignore_errors=True)
-    result["machine"]["loadavg_after"] = os.getloadavg()
-    result["machine"]["peak_rss_mb_driver"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["projection"] = projection(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
 
 
-def _score(graph: Graph, settings: Any, args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+def _score(graph: Graph, settings: Any, args: argparse.Namespace, work: Path, result: dict[str, Any],
+           seed_personas: bool = True) -> None:
     """Seed personas, build the model set, then time the single-process job and each Spark master on the
-    same users (all, or the first ``--score-users``), checking that every engine writes the same lists."""
-    from personarec.spark.recommend import recommend_spark
+    same users (all, or the first ``--score-users``), checking that every engine writes the same lists.
+    Each master's connector reads (all users, every INTERACTED edge, grouped) are also timed on their own:
+    the job reads the whole dataset whatever ``--score-users`` is, so this is its fixed cost."""
+    from personarec.spark.recommend import HISTORIES_COUNT, read_histories, read_users, recommend_spark
     from personarec.spark.session import spark_session
 
-    t = time.perf_counter()
-    graph.execute_autocommit(SET_PERSONAS, {"dataset": DATASET})
-    result["setup"]["personas_s"] = time.perf_counter() - t
+    if seed_personas:
+        t = time.perf_counter()
+        graph.execute_autocommit(SET_PERSONAS, {"dataset": DATASET})
+        result["setup"]["personas_s"] = time.perf_counter() - t
     targets: list[str] | None = None
     if args.score_users:
         targets = [r["user"] for r in graph.read("queries/jobs_users.cypher", {"dataset": DATASET})][
@@ -171,6 +206,12 @@ def _score(graph: Graph, settings: Any, args: argparse.Namespace, work: Path, re
         run_id = f"bench-{master.replace('[', '-').replace(']', '')}"
         actual = {"spark_master": spark.sparkContext.master,
                   "default_parallelism": spark.sparkContext.defaultParallelism}
+        t = time.perf_counter()
+        rows = graph.read(HISTORIES_COUNT)[0]["count"]
+        read_users(spark, settings, DATASET).count()
+        read_histories(spark, settings, DATASET, ["train", "valid", "test"], rows).count()
+        actual["read_all_s"] = time.perf_counter() - t
+        log.info("%s: reading every user and history took %.1f s", master, actual["read_all_s"])
         try:
             sp = recommend_spark(graph, settings, models_dir, run_id, dataset=DATASET, users=targets, k=args.k,
                                  batch_size=args.batch, spark=spark)
@@ -197,6 +238,16 @@ def projection(result: dict[str, Any]) -> dict[str, Any]:
     end_to_end = {r["master"]: r["users_per_s"] for r in spark_runs}
     out: dict[str, Any] = {"per_core_scoring_users_per_s": per_core, "end_to_end_users_per_s": end_to_end}
     out["hours_for_1M_users_scoring_only"] = {f"{c}_cores": 1e6 / (per_core * c) / 3600 for c in (2, 16, 64, 256)}
+    # every user of this graph, here: the fixed read plus the users at the rate measured past the read
+    # (the job's own seconds include a read like the one timed apart; an estimate, not a run)
+    users = result["setup"].get("users")
+    if users:
+        out["hours_for_all_users_here_estimated"] = {
+            r["master"]: (r["read_all_s"] + users * max(r["seconds"] - r["read_all_s"], 1e-9) / r["users"]) / 3600
+            for r in spark_runs if r.get("read_all_s") and r["users"]}
+        single = [r for r in result["runs"] if r["engine"] == "single-process" and r["users"]]
+        if single:
+            out["hours_for_all_users_here_estimated"]["single-process"] = users / single[0]["users_per_s"] / 3600
     return out
 
 

@@ -2,8 +2,9 @@
 
 The same job as :func:`personarec.jobs.batch.recommend`, run partition by partition on any Spark master:
 
-1. the Neo4j connector reads the dataset's ``User`` nodes and ``INTERACTED`` relationships (partitioned
-   reads); Spark filters them to the dataset and splits and groups each user's history in ``seq`` order;
+1. the Neo4j connector reads the dataset's ``User`` nodes (a label read) and every ``INTERACTED`` edge as
+   plain columns (a ``query`` read); Spark filters them to the dataset and splits and groups each user's
+   history in ``seq`` order;
 2. the users are numbered in id order and cut into batches of ``batch_size`` exactly as the
    single-process job cuts them; users this run already wrote (resume) are dropped, each remaining
    batch is kept whole inside one partition;
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 WRITE_QUERY = "spark/recommend_edges.cypher"
 EDGES_QUERY = "spark/run_edges.cypher"
+HISTORIES_QUERY = "spark/read_histories.cypher"
+HISTORIES_COUNT = "spark/count_interactions.cypher"
 OUT_SCHEMA = "user string, items array<string>, scores array<double>, run string"
 
 # One loaded model set per Python worker process (Spark reuses workers across tasks), keyed by content hash,
@@ -181,20 +184,23 @@ def read_users(spark: SparkSession, settings: Settings, dataset: str) -> DataFra
     return df.select(F.col("id").alias("user"), persona.alias("persona"))
 
 
-def read_histories(spark: SparkSession, settings: Settings, dataset: str, splits: Sequence[str]) -> DataFrame:
-    """``(user, items)``: each user's INTERACTED items of ``splits`` in ``seq`` order (jobs_histories.cypher)."""
+def read_histories(spark: SparkSession, settings: Settings, dataset: str, splits: Sequence[str],
+                   rows: int) -> DataFrame:
+    """``(user, items)``: each user's INTERACTED items of ``splits`` in ``seq`` order (jobs_histories.cypher).
+
+    A partitioned connector ``query`` read of ``spark/read_histories.cypher``, which returns plain
+    properties only; ``rows`` is that query's row count (``spark/count_interactions.cypher``), which the
+    connector cuts into SKIP/LIMIT partitions.
+    """
     from pyspark.sql import functions as F
 
-    rels = (spark.read.format(NEO4J_FORMAT)
-            .options(**read_options(settings, relationship="INTERACTED", **{
-                "relationship.source.labels": ":User", "relationship.target.labels": ":Item",
-                # connector 5.0.3 drops the parameters of pushed-down filters on relationship reads
-                # ("Expected parameter(s): …_source.dataset"): Spark filters these rows itself
-                "pushdown.filters.enabled": "false"}))
-            .load()
-            .where((F.col("`source.dataset`") == dataset) & F.col("`rel.split`").isin(list(splits))))
-    pairs = rels.select(F.col("`source.id`").alias("user"),
-                        F.struct(F.col("`rel.seq`").alias("seq"), F.col("`target.id`").alias("item")).alias("x"))
+    if rows == 0:  # nothing to read, and the connector could not infer the columns from an empty result
+        return spark.createDataFrame([], "user string, items array<string>")
+    edges = (spark.read.format(NEO4J_FORMAT)
+             .options(**read_options(settings, query=statement(HISTORIES_QUERY), **{"query.count": rows}))
+             .load()
+             .where((F.col("dataset") == dataset) & F.col("split").isin(list(splits))))
+    pairs = edges.select("user", F.struct(F.col("seq"), F.col("item")).alias("x"))
     return (pairs.groupBy("user").agg(F.sort_array(F.collect_list("x")).alias("xs"))
             .select("user", F.expr("transform(xs, x -> x.item)").alias("items")))
 
@@ -252,7 +258,8 @@ def recommend_spark(graph: Graph, settings: Settings, model_dir: str | Path, run
     people = people.join(order, "user")
     if done:
         people = people.join(spark.createDataFrame([(u,) for u in done], "user string"), "user", "left_anti")
-    todo = (people.join(read_histories(spark, settings, dataset, history_splits), "user", "left")
+    rows = graph.read(HISTORIES_COUNT)[0]["count"]
+    todo = (people.join(read_histories(spark, settings, dataset, history_splits, rows), "user", "left")
             .select("user", "persona", F.coalesce("items", F.array().cast("array<string>")).alias("items"),
                     F.floor(F.col("idx") / batch_size).alias("batch"))
             .cache())

@@ -42,13 +42,19 @@ def ml100k(session_graph: Graph, neo4j_settings: Settings, shared_data: Path,
     job's run ``single`` written with it: the reference the Spark job must reproduce."""
     db.reset(session_graph)
     load_dataset(session_graph, neo4j_settings, "movielens", [shared_data / "movielens-100k"], progress=False)
+    # a second dataset in the same graph: the Spark job reads every INTERACTED edge and must keep only
+    # ml-100k's (the single-process job asks for ml-100k's users by id)
+    other = tmp_path_factory.mktemp("other") / "other.txt"
+    other.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n"
+                             for u in range(1, 13)))
+    load_dataset(session_graph, neo4j_settings, "sequences", [other], dataset="other", progress=False)
     session_graph.execute(SET_PERSONAS)
     settings = neo4j_settings.model_copy(update={
         "session": neo4j_settings.session.model_copy(update={"epochs": 1, "max_len": 20, "n_candidates": 50}),
         "spark": neo4j_settings.spark.model_copy(update={"partitions": 4, "read_partitions": 2})})
     models = tmp_path_factory.mktemp("spark-models") / "two-stage"
     rec = build_recommender(session_graph, settings, "ml-100k", "two-stage", models)
-    recommend(session_graph, settings, rec, "single", batch_size=BATCH, progress=False)
+    recommend(session_graph, settings, rec, "single", dataset="ml-100k", batch_size=BATCH, progress=False)
     yield settings, models
     db.reset(session_graph)
 
@@ -82,14 +88,16 @@ def _run(graph: Graph, run: str) -> dict[str, Any]:
 def test_spark_job_writes_the_single_process_top10_and_a_rerun_changes_nothing(
         session_graph: Graph, ml100k: tuple[Settings, Path], spark: Any) -> None:
     settings, models = ml100k
-    s = recommend_spark(session_graph, settings, models, "spark", batch_size=BATCH, spark=spark)
+    s = recommend_spark(session_graph, settings, models, "spark", dataset="ml-100k", batch_size=BATCH,
+                        spark=spark)
     assert (s.total, s.skipped, s.written, s.edges, s.status) == (N_USERS, 0, N_USERS, 10 * N_USERS, "done")
     _same_lists(session_graph, "spark")
     run = _run(session_graph, "spark")
     assert (run["status"], run["users_done"], run["model"], run["k"]) == ("done", N_USERS, s.model, 10)
 
     before = _edges(session_graph, "spark")
-    again = recommend_spark(session_graph, settings, models, "spark", batch_size=BATCH, spark=spark)
+    again = recommend_spark(session_graph, settings, models, "spark", dataset="ml-100k", batch_size=BATCH,
+                        spark=spark)
     assert (again.skipped, again.written, again.edges) == (N_USERS, 0, 0)
     assert _edges(session_graph, "spark") == before
 
@@ -98,14 +106,15 @@ def test_a_crashed_spark_run_resumes_to_the_same_lists(session_graph: Graph, ml1
                                                        spark: Any) -> None:
     settings, models = ml100k
     with pytest.raises(Exception, match="simulated crash"):
-        recommend_spark(session_graph, settings, models, "crash", batch_size=BATCH, spark=spark,
-                        fail_from_partition=2)
+        recommend_spark(session_graph, settings, models, "crash", dataset="ml-100k", batch_size=BATCH,
+                        spark=spark, fail_from_partition=2)
     run = _run(session_graph, "crash")
     written = {r["user"] for r in _edges(session_graph, "crash")}
     # whole batches landed (one transaction each, progress with them), the rest did not
     assert run["status"] == "running" and 0 < len(written) < N_USERS
     assert run["users_done"] == len(written) and len(written) % BATCH == 0
-    resumed = recommend_spark(session_graph, settings, models, "crash", batch_size=BATCH, spark=spark)
+    resumed = recommend_spark(session_graph, settings, models, "crash", dataset="ml-100k", batch_size=BATCH,
+                              spark=spark)
     assert (resumed.skipped, resumed.written) == (len(written), N_USERS - len(written))
     assert resumed.edges == 10 * (N_USERS - len(written))
     _same_lists(session_graph, "crash")
@@ -118,7 +127,7 @@ def test_spark_job_refuses_a_folder_without_a_model_set(session_graph: Graph, ml
 
     settings, _ = ml100k
     with pytest.raises(JobError, match="no saved model set"):
-        recommend_spark(session_graph, settings, tmp_path, "nothing")
+        recommend_spark(session_graph, settings, tmp_path, "nothing", dataset="ml-100k")
 
 
 def test_recommend_cli_engine_spark(session_graph: Graph, ml100k: tuple[Settings, Path], spark: Any,
@@ -133,7 +142,8 @@ def test_recommend_cli_engine_spark(session_graph: Graph, ml100k: tuple[Settings
     env = {"NEO4J_URI": settings.bolt_uri, "NEO4J_PASSWORD": settings.neo4j.password.get_secret_value()}
     users = tmp_path / "users.txt"
     users.write_text("1\n# a comment\n2\n943\n")
-    args = ["recommend", "--engine", "spark", "--model-dir", str(models), "--run", "cli", "--users", str(users),
+    args = ["recommend", "--engine", "spark", "--model-dir", str(models), "--run", "cli", "--dataset", "ml-100k",
+            "--users", str(users),
             "--batch-size", str(BATCH), "--json"]
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
@@ -144,5 +154,6 @@ def test_recommend_cli_engine_spark(session_graph: Graph, ml100k: tuple[Settings
             if r["user"] in {"ml-100k:1", "ml-100k:2", "ml-100k:943"}]
     # three users form one batch of their own here, so only the ranked items are compared
     assert got == want
-    refused = CliRunner().invoke(main, ["recommend", "--engine", "spark", "--model", "popular"], env=env)
+    refused = CliRunner().invoke(main, ["recommend", "--engine", "spark", "--dataset", "ml-100k", "--model", "popular"],
+                                env=env)
     assert refused.exit_code != 0 and "--model-dir" in refused.output
