@@ -347,9 +347,9 @@ def real_check(trained: Path, fractions: list[float], seed: int) -> dict[str, An
         h = model.final_states(inputs, None, table)
         exact = exact_top(h, table, sess, 100)[0].numpy()
         nlist = 4 * round(float(np.sqrt(real.shape[0] - 1)))
-        index = ItemIndex.build(table, RetrievalOptions(mode="ann", nlist=nlist))
+        index = ItemIndex.build(table, RetrievalOptions(mode="ann", index="ivf", nlist=nlist))
         for share in fractions:
-            opts = RetrievalOptions(mode="ann", nlist=nlist, nprobe=max(1, round(share * nlist)))
+            opts = RetrievalOptions(mode="ann", index="ivf", nlist=nlist, nprobe=max(1, round(share * nlist)))
             got = ann_top(h, table, index, sess, 100, opts)[0].numpy()
             recall = float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, exact, strict=True)]))
             out["runs"].append({"table": name, "nlist": nlist, "nprobe": opts.nprobe, "share_scanned": share,
@@ -362,10 +362,10 @@ def real_check(trained: Path, fractions: list[float], seed: int) -> dict[str, An
         cand, cs = exact_top(h, table, sess, 100)
         top = base.rerank(inputs, cand, cs, k=10)[0].numpy()
         nlist = 4 * round(float(np.sqrt(table.shape[0] - 1)))
-        index = ItemIndex.build(table, RetrievalOptions(mode="ann", nlist=nlist))
+        index = ItemIndex.build(table, RetrievalOptions(mode="ann", index="ivf", nlist=nlist))
         out["two_stage"] = []
         for share in fractions + [0.25, 0.5]:
-            opts = RetrievalOptions(mode="ann", nlist=nlist, nprobe=max(1, round(share * nlist)))
+            opts = RetrievalOptions(mode="ann", index="ivf", nlist=nlist, nprobe=max(1, round(share * nlist)))
             c2, s2 = ann_top(h, table, index, sess, 100, opts)
             t2 = base.rerank(inputs, c2, s2, k=10)[0].numpy()
             recall = float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(c2.numpy(), cand.numpy(),
@@ -396,6 +396,8 @@ def ann_compare(args: argparse.Namespace, out: dict[str, Any]) -> None:
     nprobes = [int(x) for x in args.nprobes.split(",") if x]
     efs = [int(x) for x in args.ef_searches.split(",") if x]
     hnsw_sizes = {int(x) for x in args.hnsw_sizes.split(",") if x}
+    pq_search = [{"nprobe": int(a), "refine": int(b)} for a, b in
+                 (pair.split(":") for pair in args.pq_search.split(",") if pair)]
     for kind in [c for c in args.catalogues.split(",") if c]:
         if kind == "trained-like" and args.trained is None:
             print("no --trained DIR: skipping the trained-like catalogue", file=sys.stderr)
@@ -409,11 +411,13 @@ def ann_compare(args: argparse.Namespace, out: dict[str, Any]) -> None:
                         "ref": str(Path(tmp) / "exact.npz")}
                 exact = _spawn({**base, "mode": "exact"})
                 print(json.dumps(exact), flush=True)
-                runs = [{"index": "ivf", "nlist": args.nlist}]
+                runs = [{"index": "ivf", "nlist": args.nlist}] if nprobes else []
+                if pq_search:
+                    runs.append({"index": "ivf-pq", "nlist": args.nlist})
                 if n in hnsw_sizes:
                     runs.append({"index": "hnsw", "hnsw_m": args.hnsw_m, "ef_construction": args.ef_construction})
                 ann = _spawn({**base, "mode": "ann", "runs": runs,
-                              "search": {"ivf": [{"nprobe": p} for p in nprobes],
+                              "search": {"ivf": [{"nprobe": p} for p in nprobes], "ivf-pq": pq_search,
                                          "hnsw": [{"ef_search": e} for e in efs]}})
             out["compare"].append({"items": n, "catalogue": kind, "exact": exact, "ann": ann})
             save()
@@ -453,6 +457,8 @@ def main() -> None:
     ann.add_argument("--ann-users", type=int, default=2048, help="users per size (half at >= 1M items)")
     ann.add_argument("--nlist", type=int, default=None, help="IVF cells (default: 4 sqrt(items))")
     ann.add_argument("--nprobes", default="64,128,256,512", help="IVF cells scanned, one run each")
+    ann.add_argument("--pq-search", default="512:16,512:32,1024:32",
+                     help="ivf-pq runs as nprobe:refine pairs ('' skips the ivf-pq index)")
     ann.add_argument("--hnsw-sizes", default="100000", help="sizes that also get an HNSW index")
     ann.add_argument("--hnsw-m", type=int, default=32)
     ann.add_argument("--ef-construction", type=int, default=64)

@@ -236,10 +236,14 @@ class SessionConfig(_Section):
         "ranks all items.")
     ann_min_items: int = Field(100_000, gt=0, description="Catalogue size from which retrieval=auto uses the "
                                "item index (the measured crossover, bench/README.md).")
-    ann_index: Literal["ivf", "hnsw"] = Field("ivf", description="FAISS index: ivf (IVF-flat, inner product) "
-                                              "or hnsw (HNSW-flat, inner product).")
+    ann_index: Literal["ivf", "ivf-pq", "hnsw"] = Field(
+        "ivf-pq", description="FAISS index: ivf (IVF-flat), ivf-pq (IVF with 4-bit fast-scan PQ codes, the best "
+        "ann_refine x fetched items ranked on the full vectors) or hnsw (HNSW-flat); all answer inner-product "
+        "search and are re-scored exactly.")
     ann_nlist: int | None = Field(None, gt=0, description="IVF cells; None: 4 x the square root of the item count.")
-    ann_nprobe: int = Field(256, gt=0, description="IVF cells scanned per query (recall vs speed).")
+    ann_nprobe: int = Field(512, gt=0, description="IVF cells scanned per query (recall vs speed).")
+    ann_refine: int = Field(32, gt=0, description="ivf-pq: the codes' best ann_refine x fetched items are "
+                            "ranked on the full vectors (recall vs speed, with ann_nprobe).")
     ann_hnsw_m: int = Field(32, gt=0, description="HNSW neighbours per node.")
     ann_ef_construction: int = Field(64, gt=0, description="HNSW build beam width.")
     ann_ef_search: int = Field(256, gt=0, description="HNSW query beam width (at least the items fetched).")

@@ -20,6 +20,8 @@ from personarec.session.sasrec import SASRec, SASRecConfig, SASRecNet
 N_ITEMS = 300
 #: An IVF index that scans every cell: exhaustive, so it must return the exact top-k.
 EXHAUSTIVE = RetrievalOptions(mode="ann", index="ivf", nlist=8, nprobe=8, margin=4)
+#: The same with PQ fast-scan codes: every cell scanned and every item refined on its full vector.
+EXHAUSTIVE_PQ = RetrievalOptions(mode="ann", index="ivf-pq", nlist=8, nprobe=8, refine=N_ITEMS, margin=4)
 
 
 def random_models(n_items: int = N_ITEMS, seed: int = 0, retrieval: RetrievalOptions | None = None,
@@ -48,14 +50,16 @@ def random_sessions(n: int, rng: np.random.Generator, n_items: int = N_ITEMS) ->
     return [rng.choice(np.arange(1, n_items + 1), size=int(rng.integers(1, 15)), replace=False) for _ in range(n)]
 
 
-def test_exact_and_exhaustive_index_equal_a_full_stable_sort_with_masks_and_ties() -> None:
+@pytest.mark.parametrize("exhaustive", [EXHAUSTIVE, EXHAUSTIVE_PQ], ids=["ivf", "ivf-pq"])
+def test_exact_and_exhaustive_index_equal_a_full_stable_sort_with_masks_and_ties(
+        exhaustive: RetrievalOptions) -> None:
     rng = np.random.default_rng(3)
     g = torch.Generator().manual_seed(3)
     table = torch.randn(N_ITEMS + 1, 8, generator=g)
     table[11:41] = table[41:71]  # tied items
     h = torch.randn(37, 8, generator=g)
     exclude = random_sessions(37, rng)
-    index = ItemIndex.build(table, EXHAUSTIVE)
+    index = ItemIndex.build(table, exhaustive)
     for k in (1, 10, 100, N_ITEMS):
         full = h @ table.T
         for r, e in enumerate(exclude):
@@ -65,7 +69,7 @@ def test_exact_and_exhaustive_index_equal_a_full_stable_sort_with_masks_and_ties
         width = min(k, N_ITEMS + 1)
         got = exact_top(h, table, exclude, k)
         assert torch.equal(got[0], want_items[:, :width]) and torch.equal(got[1], want_scores[:, :width])
-        ann = ann_top(h, table, index, exclude, k, EXHAUSTIVE)
+        ann = ann_top(h, table, index, exclude, k, exhaustive)
         # same scores everywhere; same items wherever there is one (-inf places are padding in both)
         finite = torch.isfinite(got[1])
         assert torch.equal(ann[1], got[1]) and torch.equal(ann[0][finite], got[0][finite])
@@ -134,12 +138,14 @@ def test_recommender_gives_the_same_top10_with_an_exhaustive_index_as_exact() ->
     assert all(len(x) == 10 and not set(x) & set(h) for x, h in zip(a, batch.histories, strict=True))
 
 
+@pytest.mark.parametrize("exhaustive", [EXHAUSTIVE, EXHAUSTIVE_PQ], ids=["ivf", "ivf-pq"])
 def test_stored_index_is_reused_for_the_same_model_and_rebuilt_when_weights_change(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        exhaustive: RetrievalOptions) -> None:
     rng = np.random.default_rng(4)
     sessions = random_sessions(8, rng)
     personas = rng.normal(size=(8, 4)).astype(np.float32)
-    models = random_models(retrieval=EXHAUSTIVE)
+    models = random_models(retrieval=exhaustive)
     models.save(tmp_path / "m")
     first = models.candidates(sessions, personas)
     stored = tmp_path / "m" / "index" / "persona.faiss"
@@ -153,7 +159,7 @@ def test_stored_index_is_reused_for_the_same_model_and_rebuilt_when_weights_chan
         return real_build(cls, table, options, tag)
 
     monkeypatch.setattr(ItemIndex, "build", classmethod(counting_build))
-    again = TrainedModels.load(tmp_path / "m", retrieval=EXHAUSTIVE)
+    again = TrainedModels.load(tmp_path / "m", retrieval=exhaustive)
     second = again.candidates(sessions, personas)
     assert builds == [] and torch.equal(first[0], second[0])  # the stored index served: same model
 
@@ -162,7 +168,7 @@ def test_stored_index_is_reused_for_the_same_model_and_rebuilt_when_weights_chan
         again.persona.net_.item_emb.weight.mul_(-1.0)  # type: ignore[union-attr]
     again.save(tmp_path / "m")
     caplog.set_level(logging.WARNING, logger="personarec.session.retrieval")
-    changed = TrainedModels.load(tmp_path / "m", retrieval=EXHAUSTIVE)
+    changed = TrainedModels.load(tmp_path / "m", retrieval=exhaustive)
     third = changed.candidates(sessions, personas)
     assert builds == [1] and "rebuilding" in caplog.text
     assert changed.item_index("persona").tag == table_digest(changed.item_table("persona"))
@@ -195,13 +201,33 @@ def test_hnsw_index_finds_the_top_items_of_a_small_catalogue() -> None:
     assert overlap >= 0.95
 
 
+def test_ivf_pq_index_finds_the_top_items_of_a_clustered_catalogue() -> None:
+    """Not exhaustive (half the cells, the codes' best 4 × fetched refined): most of the exact top-10."""
+    g = torch.Generator().manual_seed(10)
+    centres = torch.randn(20, 8, generator=g) * 3
+    table = centres[torch.randint(0, 20, (2000,), generator=g)] + torch.randn(2000, 8, generator=g)
+    table = torch.cat([torch.zeros(1, 8), table])
+    h = torch.randn(32, 8, generator=g) * 2
+    options = RetrievalOptions(mode="ann", index="ivf-pq", nlist=16, nprobe=8, refine=4)
+    exclude = [np.zeros(0, dtype=np.int64)] * 32
+    index = ItemIndex.build(table, options)
+    got = ann_top(h, table, index, exclude, 10, options)
+    want = exact_top(h, table, exclude, 10)
+    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got[0].tolist(), want[0].tolist(), strict=True)])
+    assert overlap >= 0.9
+    # scores are the exact ones of the items returned
+    assert torch.equal(got[1], (h @ table.T).gather(1, got[0]))
+
+
 def test_index_on_a_catalogue_smaller_than_k_pads_like_the_exact_path() -> None:
     g = torch.Generator().manual_seed(11)
     table = torch.randn(6, 4, generator=g)  # 5 items
     h = torch.randn(3, 4, generator=g)
     exclude = [np.array([2]), np.zeros(0, dtype=np.int64), np.array([1, 3, 5])]
-    options = RetrievalOptions(mode="ann", nlist=1, nprobe=1, margin=1)
-    got = ann_top(h, table, ItemIndex.build(table, options), exclude, 10, options)
+    options = RetrievalOptions(mode="ann", nlist=1, nprobe=1, margin=1)  # the default ivf-pq asked for
+    index = ItemIndex.build(table, options)
+    assert index.params["index"] == "ivf"  # too few items to train PQ codebooks on: IVF-flat instead
+    got = ann_top(h, table, index, exclude, 10, options)
     want = exact_top(h, table, exclude, 10)
     finite = torch.isfinite(want[1])
     assert got[0].shape == want[0].shape == (3, 6)
