@@ -16,8 +16,9 @@ a trained-like catalogue of 1M items this doubled recall at a given ``nprobe`` c
 inner-product cells (bench/README.md). The fast-scan codes are ~16× smaller than the vectors they
 approximate, so the same cells are scanned several times faster; their ranking is coarse, which the
 flat refinement of the best ``refine`` × fetched items repairs (on that catalogue, at the same recall:
-2.4× IVF-flat's queries/s in this stage, 1.7× its users/s in the whole two-stage call; bench/README.md). The retrieved items are then **re-scored exactly** against the
-table rows, the session's own items are masked, and the top ``k`` kept with the tie rule of
+2.4× IVF-flat's queries/s in this stage, 1.7× its users/s in the whole two-stage call; bench/README.md).
+The retrieved items are then **re-scored exactly** against the table rows, the session's own items are
+masked, and the top ``k`` kept with the tie rule of
 :func:`personarec.session.rerank.top_candidates` (stable descending order, lower index first).
 
 Exactness: :func:`score_items` computes the scores of a few items per row with one matrix product
