@@ -20,8 +20,12 @@ from personarec.session.sasrec import SASRec, SASRecConfig, SASRecNet
 N_ITEMS = 300
 #: An IVF index that scans every cell: exhaustive, so it must return the exact top-k.
 EXHAUSTIVE = RetrievalOptions(mode="ann", index="ivf", nlist=8, nprobe=8, margin=4)
-#: The same with PQ fast-scan codes: every cell scanned and every item refined on its full vector.
-EXHAUSTIVE_PQ = RetrievalOptions(mode="ann", index="ivf-pq", nlist=8, nprobe=8, refine=N_ITEMS, margin=4)
+#: The same with PQ fast-scan codes: every cell scanned and every item refined on its full vector (on a
+#: catalogue of PQ_ITEMS: below 1,000 items an ivf-pq index is built as IVF-flat).
+EXHAUSTIVE_PQ = RetrievalOptions(mode="ann", index="ivf-pq", nlist=8, nprobe=8, refine=10_000, margin=4)
+PQ_ITEMS = 1_200
+#: (options, catalogue size) per index kind
+EXHAUSTIVE_KINDS = [pytest.param(EXHAUSTIVE, N_ITEMS, id="ivf"), pytest.param(EXHAUSTIVE_PQ, PQ_ITEMS, id="ivf-pq")]
 
 
 def random_models(n_items: int = N_ITEMS, seed: int = 0, retrieval: RetrievalOptions | None = None,
@@ -50,23 +54,24 @@ def random_sessions(n: int, rng: np.random.Generator, n_items: int = N_ITEMS) ->
     return [rng.choice(np.arange(1, n_items + 1), size=int(rng.integers(1, 15)), replace=False) for _ in range(n)]
 
 
-@pytest.mark.parametrize("exhaustive", [EXHAUSTIVE, EXHAUSTIVE_PQ], ids=["ivf", "ivf-pq"])
+@pytest.mark.parametrize(("exhaustive", "n_items"), EXHAUSTIVE_KINDS)
 def test_exact_and_exhaustive_index_equal_a_full_stable_sort_with_masks_and_ties(
-        exhaustive: RetrievalOptions) -> None:
+        exhaustive: RetrievalOptions, n_items: int) -> None:
     rng = np.random.default_rng(3)
     g = torch.Generator().manual_seed(3)
-    table = torch.randn(N_ITEMS + 1, 8, generator=g)
+    table = torch.randn(n_items + 1, 8, generator=g)
     table[11:41] = table[41:71]  # tied items
     h = torch.randn(37, 8, generator=g)
-    exclude = random_sessions(37, rng)
+    exclude = random_sessions(37, rng, n_items)
     index = ItemIndex.build(table, exhaustive)
-    for k in (1, 10, 100, N_ITEMS):
+    assert index.params["index"] == exhaustive.index
+    for k in (1, 10, 100, n_items):
         full = h @ table.T
         for r, e in enumerate(exclude):
             full[r, e] = float("-inf")
         full[:, 0] = float("-inf")
         want_scores, want_items = torch.sort(full, dim=1, descending=True, stable=True)
-        width = min(k, N_ITEMS + 1)
+        width = min(k, n_items + 1)
         got = exact_top(h, table, exclude, k)
         assert torch.equal(got[0], want_items[:, :width]) and torch.equal(got[1], want_scores[:, :width])
         ann = ann_top(h, table, index, exclude, k, exhaustive)
@@ -138,16 +143,17 @@ def test_recommender_gives_the_same_top10_with_an_exhaustive_index_as_exact() ->
     assert all(len(x) == 10 and not set(x) & set(h) for x, h in zip(a, batch.histories, strict=True))
 
 
-@pytest.mark.parametrize("exhaustive", [EXHAUSTIVE, EXHAUSTIVE_PQ], ids=["ivf", "ivf-pq"])
+@pytest.mark.parametrize(("exhaustive", "n_items"), EXHAUSTIVE_KINDS)
 def test_stored_index_is_reused_for_the_same_model_and_rebuilt_when_weights_change(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
-        exhaustive: RetrievalOptions) -> None:
+        exhaustive: RetrievalOptions, n_items: int) -> None:
     rng = np.random.default_rng(4)
-    sessions = random_sessions(8, rng)
+    sessions = random_sessions(8, rng, n_items)
     personas = rng.normal(size=(8, 4)).astype(np.float32)
-    models = random_models(retrieval=exhaustive)
+    models = random_models(n_items, retrieval=exhaustive)
     models.save(tmp_path / "m")
     first = models.candidates(sessions, personas)
+    assert models.item_index("persona").params["index"] == exhaustive.index
     stored = tmp_path / "m" / "index" / "persona.faiss"
     assert stored.is_file()
 
@@ -211,6 +217,7 @@ def test_ivf_pq_index_finds_the_top_items_of_a_clustered_catalogue() -> None:
     options = RetrievalOptions(mode="ann", index="ivf-pq", nlist=16, nprobe=8, refine=4)
     exclude = [np.zeros(0, dtype=np.int64)] * 32
     index = ItemIndex.build(table, options)
+    assert index.params["index"] == "ivf-pq"
     got = ann_top(h, table, index, exclude, 10, options)
     want = exact_top(h, table, exclude, 10)
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got[0].tolist(), want[0].tolist(), strict=True)])
