@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -146,6 +146,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def _load_tiny_sequences(graph: Graph, settings: Settings, folder: Path, dataset: str = "tiny") -> None:
+    """Load ``dataset``: 12 users with 7 of 9 items each, written as a sequences file into ``folder``."""
+    from personarec.load import load_dataset
+
+    path = folder / f"{dataset}.txt"
+    path.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n" for u in range(1, 13)))
+    load_dataset(graph, settings, "sequences", [path], dataset=dataset, progress=False)
+
+
+@pytest.fixture(scope="session")
+def load_tiny_sequences() -> Callable[..., None]:
+    """``load(graph, settings, folder, dataset="tiny")``: the smallest dataset the loader and the models
+    accept, for tests that need some graph but no particular one (session-scoped, so module fixtures
+    can use it too)."""
+    return _load_tiny_sequences
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Everything runs through click against the session's real Neo4j.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,6 @@ def cli_env(neo4j_settings: Settings, graph: Graph) -> dict[str, str]:
     return {"NEO4J_URI": neo4j_settings.bolt_uri, "NEO4J_PASSWORD": neo4j_settings.neo4j.password.get_secret_value()}
 
 
-def _tiny_sequences(graph: Graph, settings: Settings, tmp_path: Path, dataset: str = "tiny") -> None:
-    from personarec.load import load_dataset
-
-    path = tmp_path / f"{dataset}.txt"
-    path.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n" for u in range(1, 13)))
-    load_dataset(graph, settings, "sequences", [path], dataset=dataset, progress=False)
-
-
 def test_unknown_personarec_variables_do_not_break_commands(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "PERSONAREC_VENV": ".venv", "PERSONAREC_DBPEDIA_DIR": "/srv/dbpedia"}
     result = CliRunner().invoke(main, ["neo4j", "status"], env=env)
@@ -47,8 +40,9 @@ def test_invalid_env_value_is_one_line_naming_the_variable() -> None:
 
 
 def test_evaluate_rejects_bad_flags_before_any_work(cli_env: dict[str, str], graph: Graph,
-                                                    neo4j_settings: Settings, tmp_path: Path) -> None:
-    _tiny_sequences(graph, neo4j_settings, tmp_path)
+                                                    neo4j_settings: Settings, tmp_path: Path,
+                                                    load_tiny_sequences: Callable[..., None]) -> None:
+    load_tiny_sequences(graph, neo4j_settings, tmp_path)
     runner = CliRunner()
     for args, flag in ((["--time-limit", "-5"], "--time-limit"), (["--epochs", "0"], "--epochs")):
         t0 = time.monotonic()

@@ -9,18 +9,14 @@ from click.testing import CliRunner
 from personarec.cli import main
 
 
-def test_evaluate_command_writes_a_report(graph, neo4j_settings, tmp_path: Path) -> None:
-    from personarec.load import load_dataset
-
+def test_evaluate_command_writes_a_report(graph, neo4j_settings, tmp_path: Path, load_tiny_sequences) -> None:
     env = {"NEO4J_URI": neo4j_settings.bolt_uri,
            "NEO4J_PASSWORD": neo4j_settings.neo4j.password.get_secret_value(),  # type: ignore[union-attr]
            "PERSONAREC_SESSION__MAX_LEN": "8"}
     runner = CliRunner()
     empty = runner.invoke(main, ["evaluate"], env=env)
     assert empty.exit_code == 1 and "no users; load a dataset first" in empty.output
-    path = tmp_path / "tiny.txt"
-    path.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n" for u in range(1, 13)))
-    load_dataset(graph, neo4j_settings, "sequences", [path], dataset="tiny", progress=False)
+    load_tiny_sequences(graph, neo4j_settings, tmp_path)
     out = tmp_path / "report"
     result = runner.invoke(main, ["evaluate", "--out", str(out), "--seeds", "1", "--epochs", "2"], env=env)
     assert result.exit_code == 0, result.output

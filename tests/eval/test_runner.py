@@ -84,12 +84,9 @@ def test_a_reference_that_could_not_be_trained_is_said() -> None:
                                    "(hdgi: the graph has no Item.embedding)."]
 
 
-def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_settings, tmp_path: Path) -> None:
-    from personarec.load import load_dataset
-
-    path = tmp_path / "tiny.txt"
-    path.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n" for u in range(1, 13)))
-    load_dataset(graph, neo4j_settings, "sequences", [path], dataset="tiny", progress=False)
+def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_settings, tmp_path: Path,
+                                                                  load_tiny_sequences) -> None:
+    load_tiny_sequences(graph, neo4j_settings, tmp_path)
     report = evaluate(graph, neo4j_settings, "tiny", tmp_path / "out", [3], FAST)
     assert list(report.summary) == ["popular", "sasrec"]
     assert any("persona" in n for n in report.notes) and any("Item.embedding" in n for n in report.notes)

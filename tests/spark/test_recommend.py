@@ -5,7 +5,7 @@ the full MovieLens-100K graph, a small real trained model set, and the single-pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,15 @@ SET_PERSONAS = ("MATCH (u:User {dataset: 'ml-100k'}) WITH u, toInteger(u.raw_id)
 
 @pytest.fixture(scope="module")
 def ml100k(session_graph: Graph, neo4j_settings: Settings, shared_data: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Path]]:
+           tmp_path_factory: pytest.TempPathFactory,
+           load_tiny_sequences: Callable[..., None]) -> Iterator[tuple[Settings, Path]]:
     """ML-100K loaded, a two-stage model set trained for one epoch and saved, and the single-process
     job's run ``single`` written with it: the reference the Spark job must reproduce."""
     db.reset(session_graph)
     load_dataset(session_graph, neo4j_settings, "movielens", [shared_data / "movielens-100k"], progress=False)
     # a second dataset in the same graph: the Spark job reads every INTERACTED edge and must keep only
     # ml-100k's (the single-process job asks for ml-100k's users by id)
-    other = tmp_path_factory.mktemp("other") / "other.txt"
-    other.write_text("".join(f"{u} " + " ".join(str((u + k) % 9 + 1) for k in range(7)) + "\n"
-                             for u in range(1, 13)))
-    load_dataset(session_graph, neo4j_settings, "sequences", [other], dataset="other", progress=False)
+    load_tiny_sequences(session_graph, neo4j_settings, tmp_path_factory.mktemp("other"), "other")
     session_graph.execute(SET_PERSONAS)
     settings = neo4j_settings.model_copy(update={
         "session": neo4j_settings.session.model_copy(update={"epochs": 1, "max_len": 20, "n_candidates": 50}),
