@@ -129,12 +129,12 @@ def _existing(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
     settings = load_settings()
     install_connector(settings.spark)
     with connect(settings) as graph:
-        found = graph.execute("MATCH (d:Dataset {name: $dataset}) RETURN d.users AS users, d.items AS items, "
-                              "d.interactions AS interactions", {"dataset": DATASET}, read=True)
+        found = graph.read("queries/recbole_dataset.cypher", {"dataset": DATASET})
         if not found:
             raise SystemExit(f"--existing: the configured Neo4j holds no {DATASET!r} dataset")
         result["setup"].pop("reviews")  # the graph is what it is, not --reviews
-        result["setup"].update({**found[0], "loader": "existing graph"})
+        result["setup"].update({key: found[0]["dataset"].get(key) for key in ("users", "items", "interactions")})
+        result["setup"]["loader"] = "existing graph"
         _score(graph, settings, args, work, result,
                seed_personas=not graph.execute(HAS_PERSONAS, {"dataset": DATASET}, read=True)[0]["any"])
 

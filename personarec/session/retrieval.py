@@ -223,12 +223,12 @@ class ItemIndex:
         k = min(k, self.n_items)
         q = np.ascontiguousarray(queries.detach().to("cpu", torch.float32).numpy())
         if self.params["index"] in ("ivf", "ivf-pq"):
-            q = np.hstack([q, np.zeros((q.shape[0], 1), dtype=np.float32)])  # the reduction's 0 coordinate
+            # the reduction's 0 coordinate (and ivf-pq's even padding): zeros up to the indexed width
+            q = _pad_columns(q, self.index.d)
             params = fx.SearchParametersIVF(nprobe=min(options.nprobe, self.params["nlist"]))
         else:
             params = fx.SearchParametersHNSW(efSearch=max(options.ef_search, k))
         if self.params["index"] == "ivf-pq":
-            q = _even(q)
             params = fx.IndexRefineSearchParameters(k_factor=float(options.refine), base_index_params=params)
             _, ids = self.index.search(q, k, params=params)
             # the refinement looks items up by position, so this index holds rows 0..n-1: item = row + 1
@@ -286,11 +286,16 @@ _PQ_CODES = "pq-2d-4bit-residual"
 _PQ_MIN_ITEMS = 1_000
 
 
+def _pad_columns(x: np.ndarray, width: int) -> np.ndarray:
+    """``x`` with zero columns appended up to ``width``."""
+    if x.shape[1] >= width:
+        return x
+    return np.ascontiguousarray(np.hstack([x, np.zeros((x.shape[0], width - x.shape[1]), dtype=np.float32)]))
+
+
 def _even(x: np.ndarray) -> np.ndarray:
     """``x`` with a zero column appended when its width is odd (PQ with 2 dimensions per code)."""
-    if x.shape[1] % 2 == 0:
-        return x
-    return np.ascontiguousarray(np.hstack([x, np.zeros((x.shape[0], 1), dtype=np.float32)]))
+    return _pad_columns(x, x.shape[1] + x.shape[1] % 2)
 
 
 def _ivf_pq(x: np.ndarray, nlist: int) -> Any:
