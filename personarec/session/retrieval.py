@@ -22,11 +22,12 @@ masked, and the top ``k`` kept with the tie rule of
 :func:`personarec.session.rerank.top_candidates` (stable descending order, lower index first).
 
 Exactness: :func:`score_items` computes the scores of a few items per row with one matrix product
-against the rows in play, padded to at least :data:`_MIN_ROWS` query rows, which gives the very
+against the rows in play, both sides padded to at least :data:`_MIN_ROWS` rows, which gives the very
 float32 values of the full ``h @ table.T`` product (BLAS accumulates each dot product in the same
-order whatever the other dimensions; a one- or two-row product takes another code path, hence the
-padding). So with exhaustive index parameters (``nprobe = nlist``), ANN and exact retrieval agree bit
-for bit, and the candidate-only rerank equals the old full-score rerank.
+order whatever the other dimensions, except that products with fewer than 12 query rows or 12 item
+rows take other kernels on the 2-core box's AVX-512 BLAS, hence the padding). So with exhaustive
+index parameters (``nprobe = nlist``), ANN and exact retrieval agree bit for bit, and the
+candidate-only rerank equals the old full-score rerank.
 
 The index is built once per item table and stored next to the model (:meth:`ItemIndex.save`,
 ``faiss.write_index``: no pickle), tagged with the sha256 of the table it was built from;
@@ -53,9 +54,9 @@ import torch
 
 log = logging.getLogger(__name__)
 
-#: Query rows a score product is padded to (see the module docstring: one- and two-row products round
-#: differently from the batched product).
-_MIN_ROWS = 4
+#: Rows each side of a score product is padded to (module docstring: on the 2-core box's BLAS a product
+#: with fewer than 12 query rows, or fewer than 12 item rows, can round differently from a larger one).
+_MIN_ROWS = 16
 
 Mode = Literal["auto", "exact", "ann"]
 IndexKind = Literal["ivf", "ivf-pq", "hnsw"]
@@ -77,7 +78,8 @@ class RetrievalOptions:
         hnsw_m: HNSW neighbours per node.
         ef_construction: HNSW build-time beam width.
         ef_search: HNSW query-time beam width (raised to the number of items asked for).
-        margin: items fetched beyond ``k`` plus the masked items, so exact re-scoring has room.
+        margin: items fetched beyond ``k``, room for the session's own (masked) items and the exact
+            re-scoring; rows that need more are fetched again (:func:`ann_top`).
     """
 
     mode: Mode = "auto"
@@ -124,8 +126,8 @@ def _pad_rows(h: torch.Tensor) -> torch.Tensor:
 
 
 def score_all(h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """(B, n_items + 1) scores ``h @ table.T``, padded so every batch size rounds alike."""
-    return (_pad_rows(h) @ table.T)[:h.shape[0]]
+    """(B, n_items + 1) scores ``h @ table.T``, both sides padded so every batch and table size rounds alike."""
+    return (_pad_rows(h) @ _pad_rows(table).T)[:h.shape[0], :table.shape[0]]
 
 
 def score_items(h: torch.Tensor, table: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
@@ -340,10 +342,13 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
             options: RetrievalOptions) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` items by inner product via ``index``: over-fetch, re-score exactly, mask, keep ``k``.
 
-    Fetches ``k + len(exclude) + margin`` items per row; a row left with fewer than ``k`` items, or
-    whose ``k``-th score ties the last fetched one (the tie could continue beyond), is fetched again
-    with twice as many, up to the whole catalogue. The result has ``min(k, n_items)`` columns; rows
-    short of items are padded with item 0 at -inf, as :func:`exact_top` does.
+    Fetches ``k + margin`` items per row; a row left with fewer than ``k + margin`` items once its own
+    items are masked (the margin also absorbs the index's rounding near the ``k``-th item), or whose
+    ``k``-th score ties the last fetched one (the tie could continue beyond), is fetched again with
+    twice as many, up to the whole catalogue. Only such rows pay for a second search: fetching ``k``
+    plus the batch's longest history up front made every row pay for one user's long history. The
+    result has ``min(k, n_items)`` columns; rows short of items are padded with item 0 at -inf, as
+    :func:`exact_top` does.
     """
     n = index.n_items
     width = min(k, n + 1)
@@ -351,7 +356,7 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
     out_items = torch.zeros(h.shape[0], width, dtype=torch.long, device=h.device)
     out_scores = torch.full((h.shape[0], width), float("-inf"), device=h.device)
     rows = torch.arange(h.shape[0], device=h.device)
-    fetch = k + int((excl > 0).sum(1).max()) + options.margin if h.shape[0] else 0
+    fetch = k + options.margin
     while rows.numel():
         fetch = min(fetch, n)
         ids = index.search(h[rows], fetch, options).to(h.device)
@@ -369,7 +374,7 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         # rows to fetch again: too few unmasked items, or the k-th score ties the weakest fetched one
         finite = torch.isfinite(scores)
         weakest = torch.where(finite, scores, torch.full_like(scores, float("inf"))).min(1).values
-        short = finite.sum(1) < width
+        short = finite.sum(1) < width + options.margin
         tie = torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (finite.sum(1) > 0)
         again = short | tie
         rows, fetch = rows[again], fetch * 2
