@@ -104,11 +104,13 @@ def evaluate_file(inputs_file: Path, out: Path, seeds: list[int], session: dict[
     settings.session = settings.session.model_copy(update={**session, "device": "cpu"})
     config = SASRecConfig.from_session(settings.session, **sasrec)
     load0, t0, c0 = os.getloadavg(), time.perf_counter(), time.process_time()
+    loss = (f"full CE, logit products in {config.precision} precision" if config.loss == "full" else
+            f"{config.loss}, {config.negatives} {config.negative_sampler} negatives (logQ-corrected)")
+    valid = f"{config.valid_users} validation users" if config.valid_users else "all validation users"
     notes = [
-        f"CPU run, SASRec settings chosen on validation data: loss {config.loss}, {config.negatives} "
-        f"{config.negative_sampler} negatives (logQ-corrected), lr {config.lr}, batch {config.batch_size} targets, "
-        f"patience {config.patience}, early stopping on {config.valid_users} validation users; test is full ranking "
-        "over all items as always."]
+        f"CPU run, SASRec settings chosen on validation data: loss {loss}, lr {config.lr}, batch "
+        f"{config.batch_size} targets, patience {config.patience}, early stopping on {valid}; test is full "
+        "ranking over all items as always."]
     report = evaluate_inputs(inputs, settings, out, seeds, config, notes=notes)
     run = {"command": " ".join(sys.argv), "config": config.model_dump(), "fingerprint": fp,
            "wall_s": time.perf_counter() - t0, "process_cpu_s": time.process_time() - c0,

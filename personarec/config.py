@@ -230,6 +230,9 @@ class SessionConfig(_Section):
     negatives: int = Field(256, gt=0, description="Negatives per batch for the sampled loss (eSASRec: 256).")
     negative_sampler: Literal["uniform", "popularity"] = Field(
         "popularity", description="Sampled-loss negatives: uniform, or by train popularity with logQ correction.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="Full-CE logit products: fp32, bf16 (float32 softmax and sums), auto (bf16 on a CPU "
+        "that multiplies bfloat16 natively, AVX512-BF16/AMX; fp32 elsewhere, GPUs included).")
     retrieval: Literal["auto", "exact", "ann"] = Field(
         "auto", description="Candidate retrieval in recommend: exact (score every item), ann (FAISS item index "
         "+ exact re-scoring of what it returns), auto (ann from ann_min_items items on). Evaluation always "
@@ -247,8 +250,9 @@ class SessionConfig(_Section):
     ann_hnsw_m: int = Field(32, gt=0, description="HNSW neighbours per node.")
     ann_ef_construction: int = Field(64, gt=0, description="HNSW build beam width.")
     ann_ef_search: int = Field(256, gt=0, description="HNSW query beam width (at least the items fetched).")
-    ann_margin: int = Field(32, gt=0, description="Items fetched beyond k plus the session's own (masked) "
-                            "items, room for the exact re-scoring.")
+    ann_margin: int = Field(32, gt=0, description="Items fetched beyond k: room for the session's own "
+                            "(masked) items and the exact re-scoring; a row left with fewer than k + margin "
+                            "unmasked items is fetched again.")
 
 
 class EvalConfig(_Section):

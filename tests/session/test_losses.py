@@ -1,4 +1,5 @@
-"""Sampled softmax (uniform and popularity with logQ) learns an obvious pattern; correction, hit masking, auto."""
+"""Sampled softmax (uniform and popularity with logQ) learns an obvious pattern; correction, hit masking, auto;
+the chunked full CE equals the one-product loss and learns in bfloat16 too."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from personarec.session.data import SequenceData
 from personarec.session.losses import (
     AUTO_FULL_MAX_ITEMS_CPU,
     AUTO_FULL_MAX_ITEMS_CUDA,
+    ChunkedFullCE,
     NegativeSampler,
+    full_ce_loss,
     resolve_loss,
+    resolve_precision,
     sampled_logits,
     sampled_softmax_loss,
 )
@@ -109,8 +113,9 @@ def test_auto_resolves_by_catalogue_size_and_device() -> None:
     # the model records what auto chose
     data = fixed_routes(8, 5)
     model = SASRec(small(loss="auto", epochs=1)).train(data)
-    assert model.loss_info() == {"loss": "full"}
-    assert model.state()["loss"] == {"loss": "full"}
+    precision = "bf16" if resolve_precision("auto", "cpu") == torch.bfloat16 else "fp32"  # the machine decides
+    assert model.loss_info() == {"loss": "full", "precision": precision}
+    assert model.state()["loss"] == {"loss": "full", "precision": precision}
 
 
 def test_unknown_loss_is_refused_clearly() -> None:
@@ -156,3 +161,62 @@ def test_sampled_step_on_gathered_rows_equals_the_full_table() -> None:
     expected = sampled_softmax_loss(net(x, uv, table)[keep], y[keep], table, negatives, log_q)
     got = SASRec._sampled_step(net, x, y[keep], keep, uv, negatives, log_q)
     assert torch.allclose(got, expected, atol=1e-6)
+
+
+def _ce_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(37, 16, generator=g), torch.randn(301, 16, generator=g) * 0.3, \
+        torch.randint(1, 301, (37,), generator=g)
+
+
+@pytest.mark.parametrize("rows", [1, 8, 10, 37, 64])  # chunks that do and do not divide the 37 positions
+def test_chunked_full_ce_equals_the_one_product_loss(rows: int) -> None:
+    h0, t0, targets = _ce_inputs()
+    h, t = h0.clone().requires_grad_(), t0.clone().requires_grad_()
+    ref = torch.nn.functional.cross_entropy(h @ t.T, targets)
+    ref.backward()
+    hc, tc = h0.clone().requires_grad_(), t0.clone().requires_grad_()
+    loss = ChunkedFullCE.apply(hc, tc, targets, rows, torch.float32)
+    loss.backward()
+    assert torch.allclose(loss, ref, atol=1e-6)
+    assert torch.allclose(hc.grad, h.grad, atol=1e-7) and torch.allclose(tc.grad, t.grad, atol=1e-7)
+    # full_ce_loss picks the chunked path on request, and the rows from the catalogue size
+    assert torch.allclose(full_ce_loss(h0, targets, t0, chunked=True), ref.detach(), atol=1e-6)
+
+
+def test_bfloat16_products_stay_close_and_scale_the_gradient() -> None:
+    h0, t0, targets = _ce_inputs(1)
+    h, t = h0.clone().requires_grad_(), t0.clone().requires_grad_()
+    ref = torch.nn.functional.cross_entropy(h @ t.T, targets)
+    ref.backward()
+    hb, tb = h0.clone().requires_grad_(), t0.clone().requires_grad_()
+    loss = full_ce_loss(hb, targets, tb, dtype=torch.bfloat16)  # bf16 always goes through the chunks
+    (2 * loss).backward()  # the incoming gradient scales both parameter gradients
+    assert hb.grad.dtype == torch.float32 and tb.grad.dtype == torch.float32
+    assert abs(loss.item() - ref.item()) < 2e-2 * ref.item()
+    for mine, exact in ((hb.grad, h.grad), (tb.grad, t.grad)):
+        assert float((mine - 2 * exact).norm() / (2 * exact).norm()) < 2e-2
+
+
+def test_precision_resolves_and_refuses_unknown_names() -> None:
+    assert resolve_precision("fp32", "cpu") == torch.float32
+    assert resolve_precision("bf16", "cpu") == torch.bfloat16
+    assert resolve_precision("auto", "cuda") == torch.float32  # GPUs keep the float32 of their tables
+    assert resolve_precision("auto", "cpu") in (torch.float32, torch.bfloat16)
+    with pytest.raises(ValueError, match="unknown SASRec precision 'fp8'"):
+        resolve_precision("fp8", "cpu")
+    with pytest.raises(ValidationError, match="auto.*fp32.*bf16"):
+        SessionConfig(precision="fp16")  # type: ignore[arg-type]
+    assert SASRecConfig.from_session(SessionConfig(precision="fp32")).precision == "fp32"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_full_ce_learns_the_next_item_in_either_precision(precision: str, tmp_path) -> None:
+    data = fixed_routes()
+    model = SASRec(small(loss="full", precision=precision)).train(data)
+    ranks = model.ranks(data, "test", data.eval_users("test"))
+    assert (ranks == 0).mean() >= 0.9
+    assert model.loss_info() == {"loss": "full", "precision": precision}
+    assert model.loss_label() == ("full CE bf16" if precision == "bf16" else "full CE")
+    model.save(tmp_path / "m")
+    assert SASRec.load(tmp_path / "m").loss_info() == model.loss_info()  # the saved meta keeps it
