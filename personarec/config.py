@@ -225,8 +225,9 @@ class SessionConfig(_Section):
                         "cpu, cuda, cuda:1, …")
     loss: Literal["auto", "full", "sampled"] = Field(
         "auto", description="SASRec training loss: full (softmax over every item), sampled (softmax against "
-        "`negatives` items shared per batch), auto (full up to 5,000 items on a CPU and 100,000 on CUDA, "
-        "sampled above; docs/evaluation.md). Validation and test always rank all items.")
+        "`negatives` items shared per batch), auto (full up to 5,000 items on a CPU, 15,000 on a CPU with "
+        "native bfloat16 and 100,000 on CUDA, sampled above; docs/evaluation.md). Validation and test always "
+        "rank all items.")
     negatives: int = Field(256, gt=0, description="Negatives per batch for the sampled loss (eSASRec: 256).")
     negative_sampler: Literal["uniform", "popularity"] = Field(
         "popularity", description="Sampled-loss negatives: uniform, or by train popularity with logQ correction.")
@@ -251,8 +252,8 @@ class SessionConfig(_Section):
     ann_ef_construction: int = Field(64, gt=0, description="HNSW build beam width.")
     ann_ef_search: int = Field(256, gt=0, description="HNSW query beam width (at least the items fetched).")
     ann_margin: int = Field(32, gt=0, description="Items fetched beyond k: room for the session's own "
-                            "(masked) items and the exact re-scoring; a row left with fewer than k + margin "
-                            "unmasked items is fetched again.")
+                            "(masked) items and the exact re-scoring; a row left with fewer than k unmasked "
+                            "items is fetched again.")
 
 
 class EvalConfig(_Section):

@@ -49,6 +49,12 @@ SAMPLERS: tuple[str, ...] = ("uniform", "popularity")
 #: loss is not free in quality (Beauty, docs/evaluation.md "Sampled softmax": NDCG@10 4-11% below full
 #: CE), so full CE is kept wherever it costs at most about 3x.
 AUTO_FULL_MAX_ITEMS_CPU = 5_000
+#: The same threshold on a CPU that multiplies bfloat16 natively, where full CE runs chunked with bfloat16
+#: logit products (:class:`ChunkedFullCE`): Beauty's five-row table (12,101 items, three SASRecs, one seed)
+#: then trained on the 2-core box in 24 min with every row's NDCG@10 within 3% of the GPU's full-CE
+#: table or above it (docs/evaluation.md, "Full softmax on a CPU"), where 1,024 sampled negatives cost
+#: 4-11%. The epoch costs about 3x the 256-negative sampled one there (17-20 s against 5.3 s).
+AUTO_FULL_MAX_ITEMS_CPU_BF16 = 15_000
 #: The same threshold on CUDA, where the (positions x items) logit matrix is one fast matmul: full CE
 #: on Beauty took 1.0 s per epoch on an H200 (bench/results/eval-beauty); 100k items is that x8 (an
 #: extrapolation, not a measurement), still seconds per epoch, and the logits of a 1,024-target step
@@ -56,8 +62,10 @@ AUTO_FULL_MAX_ITEMS_CPU = 5_000
 AUTO_FULL_MAX_ITEMS_CUDA = 100_000
 
 
-def resolve_loss(loss: str, n_items: int, device: torch.device | str) -> Literal["full", "sampled"]:
-    """``full`` or ``sampled`` for ``loss`` (``auto`` decides by ``n_items`` and the device type).
+def resolve_loss(loss: str, n_items: int, device: torch.device | str,
+                 logit_dtype: torch.dtype = torch.float32) -> Literal["full", "sampled"]:
+    """``full`` or ``sampled`` for ``loss`` (``auto`` decides by ``n_items``, the device type and, on a
+    CPU, the full-CE logit precision of :func:`resolve_precision`).
 
     Raises:
         ValueError: for a loss that is not one of :data:`LOSSES`.
@@ -67,7 +75,10 @@ def resolve_loss(loss: str, n_items: int, device: torch.device | str) -> Literal
     if loss != "auto":
         return loss  # type: ignore[return-value]
     kind = torch.device(device).type
-    limit = AUTO_FULL_MAX_ITEMS_CUDA if kind == "cuda" else AUTO_FULL_MAX_ITEMS_CPU
+    if kind == "cuda":
+        limit = AUTO_FULL_MAX_ITEMS_CUDA
+    else:
+        limit = AUTO_FULL_MAX_ITEMS_CPU_BF16 if logit_dtype == torch.bfloat16 else AUTO_FULL_MAX_ITEMS_CPU
     return "full" if n_items <= limit else "sampled"
 
 

@@ -342,13 +342,12 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
             options: RetrievalOptions) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` items by inner product via ``index``: over-fetch, re-score exactly, mask, keep ``k``.
 
-    Fetches ``k + margin`` items per row; a row left with fewer than ``k + margin`` items once its own
-    items are masked (the margin also absorbs the index's rounding near the ``k``-th item), or whose
-    ``k``-th score ties the last fetched one (the tie could continue beyond), is fetched again with
-    twice as many, up to the whole catalogue. Only such rows pay for a second search: fetching ``k``
-    plus the batch's longest history up front made every row pay for one user's long history. The
-    result has ``min(k, n_items)`` columns; rows short of items are padded with item 0 at -inf, as
-    :func:`exact_top` does.
+    Fetches ``k + margin`` items per row; a row left with fewer than ``k`` items once its own items are
+    masked, or whose ``k``-th score ties the last fetched one (the tie could continue beyond), is
+    fetched again with twice as many, up to the whole catalogue. Only such rows pay for a second
+    search: fetching ``k`` plus the batch's longest history up front made every row pay for one user's
+    long history. The result has ``min(k, n_items)`` columns; rows short of items are padded with item
+    0 at -inf, as :func:`exact_top` does.
     """
     n = index.n_items
     width = min(k, n + 1)
@@ -374,7 +373,7 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         # rows to fetch again: too few unmasked items, or the k-th score ties the weakest fetched one
         finite = torch.isfinite(scores)
         weakest = torch.where(finite, scores, torch.full_like(scores, float("inf"))).min(1).values
-        short = finite.sum(1) < width + options.margin
+        short = finite.sum(1) < width
         tie = torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (finite.sum(1) > 0)
         again = short | tie
         rows, fetch = rows[again], fetch * 2

@@ -293,8 +293,8 @@ class SASRec:
         if users_t is not None:
             users_t = users_t.to(device)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.loss_ = resolve_loss(cfg.loss, data.n_items, device)
         logit_dtype = resolve_precision(cfg.precision, device)
+        self.loss_ = resolve_loss(cfg.loss, data.n_items, device, logit_dtype)
         self.precision_ = None if self.loss_ != "full" else "bf16" if logit_dtype == torch.bfloat16 else "fp32"
         # on a CPU the chunked loss beats the one-product loss even in float32 (losses.ChunkedFullCE)
         chunked = device.type == "cpu"

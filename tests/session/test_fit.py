@@ -21,10 +21,11 @@ def test_parallel_training_equals_sequential_training() -> None:
     users = rng.normal(size=(data.n_users, 4)).astype(np.float32)
     items = rng.normal(size=(data.n_items + 1, 6)).astype(np.float32)
     cfg = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=3, progress=False, batch_size=64, seed=11)
-    variants = [Variant("sasrec"), Variant("persona", users, items)]
+    # three variants on two workers: the persona variant is queued first, the results keep the given order
+    variants = [Variant("sasrec"), Variant("history", users[:, ::-1].copy(), items), Variant("persona", users, items)]
     one = fit_variants(data, cfg, variants, jobs=1)
     two = fit_variants(data, cfg, variants, jobs=2)
-    assert set(one) == set(two) == {"sasrec", "persona"}
+    assert list(one) == list(two) == ["sasrec", "history", "persona"]
     for name in one:
         a, b = one[name], two[name]
         assert a.best_epoch_ == b.best_epoch_ and len(a.history_) == len(b.history_) == 3
@@ -32,5 +33,5 @@ def test_parallel_training_equals_sequential_training() -> None:
         for key, value in a.net_.state_dict().items():  # type: ignore[union-attr]
             torch.testing.assert_close(value, b.net_.state_dict()[key], rtol=0, atol=0)  # type: ignore[union-attr]
         session = [np.array([1, 2, 3])]
-        uv = users[:1] if name == "persona" else None
+        uv = {"persona": users[:1], "history": users[:1, ::-1].copy()}.get(name)
         torch.testing.assert_close(a.score_sessions(session, uv), b.score_sessions(session, uv))

@@ -12,6 +12,7 @@ from personarec.config import SessionConfig
 from personarec.session.data import SequenceData
 from personarec.session.losses import (
     AUTO_FULL_MAX_ITEMS_CPU,
+    AUTO_FULL_MAX_ITEMS_CPU_BF16,
     AUTO_FULL_MAX_ITEMS_CUDA,
     ChunkedFullCE,
     NegativeSampler,
@@ -110,6 +111,10 @@ def test_auto_resolves_by_catalogue_size_and_device() -> None:
     assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CUDA + 1, "cuda:1") == "sampled"
     assert resolve_loss("full", 10**7, "cpu") == "full"
     assert resolve_loss("sampled", 10, "cuda") == "sampled"
+    # a CPU with native bfloat16 keeps full CE up to a larger catalogue (Beauty's 12,101 items)
+    assert resolve_loss("auto", 12_101, "cpu", torch.bfloat16) == "full"
+    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU_BF16 + 1, "cpu", torch.bfloat16) == "sampled"
+    assert resolve_loss("auto", 12_101, "cpu", torch.float32) == "sampled"
     # the model records what auto chose
     data = fixed_routes(8, 5)
     model = SASRec(small(loss="auto", epochs=1)).train(data)
