@@ -444,7 +444,7 @@ class SASRec:
         """0-based full-ranking ranks of each user's ``stage`` target, history masked (docs/protocol.md).
 
         Users are batched by session length, so a batch of short sessions is not padded to ``max_len``
-        (on Beauty, sessions of 9 items on average, this made validation 4x cheaper on a CPU); the ranks
+        (on Beauty, sessions of 9 items on average, this made validation 3x cheaper on a CPU); the ranks
         come back in the order of ``users``.
         """
         users = np.asarray(users)

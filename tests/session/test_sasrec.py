@@ -60,3 +60,16 @@ def test_user_token_and_item_init() -> None:
     assert model.score_sessions(sessions, users[:3]).shape == (3, data.n_items + 1)
     with pytest.raises(ValueError):
         model.score_sessions(sessions)
+
+
+def test_ranks_batched_by_session_length_come_back_in_the_users_order() -> None:
+    # sessions of different lengths (3 to 12 items), users asked for in a shuffled order, batches of 5
+    rng = np.random.default_rng(0)
+    seqs = {f"u:{u}": [f"i:{int(i)}" for i in rng.integers(0, N_ITEMS, size=3 + u % 10)] for u in range(30)}
+    data = SequenceData.leave_one_out("u", seqs)
+    model = SASRec(small(epochs=2, eval_batch=5)).train(data)
+    users = rng.permutation(data.eval_users("test"))
+    got = model.ranks(data, "test", users)
+    one_by_one = np.concatenate([model.ranks(data, "test", users[i:i + 1]) for i in range(len(users))])
+    assert got.shape == (len(users),) and np.array_equal(got, one_by_one)
+    assert model.ranks(data, "test", users[:0]).shape == (0,)
