@@ -126,9 +126,10 @@ class NegativeSampler:
 
 PrecisionName = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
-#: Logit elements per chunk of :class:`ChunkedFullCE` (4 MB of float32): on the 2-core box a 1,024-target
-#: Beauty step took 82 ms with 64-row chunks, 92 ms with 32 and 101 ms with 128 (bfloat16 products;
-#: unchunked float32: 198 ms). ``bench/sasrec_loss.py`` records the per-epoch effect.
+#: Logit elements per chunk of :class:`ChunkedFullCE` (4 MB of float32; 86 rows at Beauty's 12,102
+#: columns): on the 2-core box a 1,024-target Beauty step took 82 ms with 64-row chunks, 92 ms with 32
+#: and 101 ms with 128 (bfloat16 products; unchunked float32: 198 ms). The per-epoch effect is in
+#: docs/evaluation.md, "Full softmax on a CPU".
 CHUNK_ELEMENTS = 1 << 20
 
 
