@@ -15,9 +15,9 @@ affordable; the cost per target grows with the catalogue, not the users).
         --out bench/results/sasrec-loss.json [--datasets ml-100k,beauty] [--synthetic 50000] [--epochs 2]
 
 With ``--eval-inputs FILE`` it instead runs the five-row evaluation (``personarec.eval.runner``) from a
-``personarec evaluate --save-inputs`` file on the CPU with the given ``[session]`` knobs and SASRec
-hyper-parameters (the learning rate is not a session setting), and writes the report folder plus
-``run.json`` (settings, wall and CPU seconds, load averages):
+``personarec evaluate --save-inputs`` file on the CPU (``--device cuda`` on a GPU) with the given
+``[session]`` knobs and SASRec hyper-parameters (the learning rate is not a session setting), and writes
+the report folder plus ``run.json`` (settings, wall and CPU seconds, load averages):
 
     flock /tmp/personarec-bench.lock .venv/bin/python bench/sasrec_loss.py --eval-inputs beauty.npz \\
         --eval-out bench/results/eval-beauty-sampled-cpu --seeds 2020 \\
@@ -91,8 +91,8 @@ def measure(data: SequenceData, loss: dict[str, Any], epochs: int, negatives: in
 
 
 def evaluate_file(inputs_file: Path, out: Path, seeds: list[int], session: dict[str, Any],
-                  sasrec: dict[str, Any]) -> dict[str, Any]:
-    """The five-row table from a saved inputs file on the CPU; returns what ``run.json`` records."""
+                  sasrec: dict[str, Any], device: str = "cpu") -> dict[str, Any]:
+    """The five-row table from a saved inputs file on ``device``; returns what ``run.json`` records."""
     import resource
 
     from personarec.config import Settings
@@ -103,15 +103,16 @@ def evaluate_file(inputs_file: Path, out: Path, seeds: list[int], session: dict[
     inputs = load_inputs(inputs_file)
     fp = inputs.data.fingerprint()
     settings = Settings()
-    settings.session = settings.session.model_copy(update={**session, "device": "cpu"})
+    settings.session = settings.session.model_copy(update={**session, "device": device})
     config = SASRecConfig.from_session(settings.session, **sasrec)
     load0, t0, c0 = os.getloadavg(), time.perf_counter(), time.process_time()
-    precision = "bf16" if resolve_precision(config.precision, "cpu") == torch.bfloat16 else "fp32"
+    precision = "bf16" if resolve_precision(config.precision, device) == torch.bfloat16 else "fp32"
     loss = (f"full CE, logit products in {precision} ({config.precision})" if config.loss == "full" else
             f"{config.loss}, {config.negatives} {config.negative_sampler} negatives (logQ-corrected)")
     valid = f"{config.valid_users} validation users" if config.valid_users else "all validation users"
     notes = [
-        f"CPU run, SASRec settings chosen on validation data: loss {loss}, lr {config.lr}, batch "
+        f"{'CPU' if device == 'cpu' else 'GPU'} run, SASRec settings chosen on validation data: loss {loss}, "
+        f"lr {config.lr}, batch "
         f"{config.batch_size} targets, patience {config.patience}, early stopping on {valid}; test is full "
         "ranking over all items as always."]
     report = evaluate_inputs(inputs, settings, out, seeds, config, notes=notes)
@@ -119,7 +120,8 @@ def evaluate_file(inputs_file: Path, out: Path, seeds: list[int], session: dict[
            "wall_s": time.perf_counter() - t0, "process_cpu_s": time.process_time() - c0,
            "children_cpu_s": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime,
            "loadavg_before": load0, "loadavg_after": os.getloadavg(), "torch_threads": config.threads,
-           "cpus": os.cpu_count()}
+           "cpus": os.cpu_count(), "device": device,
+           "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None}
     (out / "run.json").write_text(json.dumps(run, indent=2))
     print(markdown_table(report))
     return run
@@ -141,13 +143,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="2020")
     parser.add_argument("--session", default="{}", help="JSON of [session] fields for --eval-inputs")
     parser.add_argument("--sasrec", default="{}", help="JSON of SASRecConfig fields for --eval-inputs")
+    parser.add_argument("--device", default="cpu", help="torch device for --eval-inputs ('cuda' on a GPU)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     if args.eval_inputs:
         logging.getLogger("personarec").setLevel(logging.INFO)
         run = evaluate_file(args.eval_inputs, args.eval_out, [int(s) for s in args.seeds.split(",")],
-                            json.loads(args.session), json.loads(args.sasrec))
+                            json.loads(args.session), json.loads(args.sasrec), args.device)
         print(json.dumps({k: run[k] for k in ("wall_s", "process_cpu_s", "loadavg_before", "loadavg_after")}))
         return
 
