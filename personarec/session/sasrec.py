@@ -15,7 +15,9 @@ not RecBole's one-prefix-per-sample expansion): each user's train sequence is cu
 ``negatives`` items shared per batch (uniform, or popularity with logQ correction); ``loss="auto"``
 picks by catalogue size and device. Windows are bucketed by length so short Amazon sessions do not
 pay for padding. Early stopping on validation NDCG@10 under full ranking (all items, whatever the
-training loss) with the train history masked.
+training loss) with the train history masked. The Transformer block is
+:class:`personarec.session.layers.CausalEncoderLayer` (torch's encoder layer, with dropout masks a CPU
+draws cheaply).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from personarec import store
 from personarec.config import SessionConfig
 from personarec.protocol import mask_history, metrics_from_ranks, target_ranks
 from personarec.session.data import SequenceData
+from personarec.session.layers import CausalEncoder, dropout
 from personarec.session.losses import (
     LossName,
     NegativeSampler,
@@ -132,13 +135,8 @@ class SASRecNet(nn.Module):
             self.item_text = None
             self.item_proj = None
         self.norm = nn.LayerNorm(cfg.hidden, eps=1e-12)
-        self.drop = nn.Dropout(cfg.dropout)
-        layer = nn.TransformerEncoderLayer(cfg.hidden, cfg.heads, cfg.inner, cfg.dropout, activation="gelu",
-                                           batch_first=True, layer_norm_eps=1e-12)
-        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
-        if cfg.attn_dropout != cfg.dropout:
-            for blk in self.encoder.layers:
-                blk.self_attn.dropout = cfg.attn_dropout
+        self.p = cfg.dropout
+        self.encoder = CausalEncoder(cfg.layers, cfg.hidden, cfg.heads, cfg.inner, cfg.dropout, cfg.attn_dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -182,10 +180,9 @@ class SASRecNet(nn.Module):
             x = torch.cat([self.user_proj(user_vecs).unsqueeze(1), x], dim=1)
         length = x.shape[1]
         x = x + self.pos_emb(torch.arange(length, device=x.device))[None]
-        x = self.drop(self.norm(x))
-        # Right padding + causal mask: real positions never see padding, so no row is fully masked.
-        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=x.device), diagonal=1)
-        h = self.encoder(x, mask=causal, is_causal=True)
+        x = dropout(self.norm(x), self.p, self.training)
+        # Right padding + causal attention: real positions never see padding, so no row is fully masked.
+        h = self.encoder(x)
         return h[:, 1:] if self.user_proj is not None else h
 
 
