@@ -44,8 +44,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.sasrec import emit, load  # noqa: E402
+from personarec.cpu import cpu_bf16_native  # noqa: E402
 from personarec.session.data import SequenceData  # noqa: E402
-from personarec.session.losses import cpu_bf16_native, resolve_precision  # noqa: E402
+from personarec.session.losses import resolve_precision  # noqa: E402
 from personarec.session.sasrec import SASRec, SASRecConfig  # noqa: E402
 
 LOSSES: list[dict[str, Any]] = [

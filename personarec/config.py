@@ -149,6 +149,9 @@ class EmbedConfig(_Section):
     )
     dimensions: int = Field(384, gt=0, description="Embedding size (must match the model).")
     batch_size: int = Field(64, gt=0)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="Encoder arithmetic: 'fp32', 'bf16' (autocast), or 'auto' = bf16 on a CPU that "
+        "multiplies bfloat16 natively, fp32 elsewhere (personarec.embed.model.encode).")
 
 
 class PersonaConfig(_Section):

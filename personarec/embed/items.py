@@ -16,7 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from personarec.config import Settings
-from personarec.embed.model import EmbedError, load_encoder, model_dimension
+from personarec.embed.model import EmbedError, encode, load_encoder, model_dimension, use_bf16
 from personarec.embed.text import batched, build_item_text, text_hash
 from personarec.graph import Graph
 
@@ -120,9 +120,7 @@ def embed_items(graph: Graph, settings: Settings, dataset: str | None = None, mo
                 todo.append({"id": row["id"], "text": text, "hash": digest})
             for chunk in batched(todo, WRITE_BATCH):
                 t0 = time.perf_counter()
-                vectors = encoder.encode([r["text"] for r in chunk], batch_size=encode_bs,
-                                         normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False)
+                vectors = encode(encoder, [r["text"] for r in chunk], settings.embed.precision, encode_bs)
                 summary.encode_seconds += time.perf_counter() - t0
                 rows = [{**r, "embedding": vec.tolist()} for r, vec in zip(chunk, vectors)]
                 graph.write_batches("load/embed_items.cypher", rows, batch_size=WRITE_BATCH,
@@ -132,8 +130,9 @@ def embed_items(graph: Graph, settings: Settings, dataset: str | None = None, mo
             bar.update(len(page) - sum(1 for _ in todo))
     summary.datasets = sorted(seen_datasets)
     summary.seconds = time.perf_counter() - start
-    log.info("embedded %d of %d items (%d unchanged, %d without text) with %s in %.1f s",
-             summary.encoded, summary.items, summary.unchanged, summary.no_text, spec.id, summary.seconds)
+    log.info("embedded %d of %d items (%d unchanged, %d without text) with %s (%s) in %.1f s",
+             summary.encoded, summary.items, summary.unchanged, summary.no_text, spec.id,
+             "bf16" if use_bf16(settings.embed.precision, str(encoder.device)) else "fp32", summary.seconds)
     return summary
 
 
@@ -146,5 +145,4 @@ def embed_texts(texts: list[str], settings: Settings, model: str | None = None,
                 device: str | None = None) -> list[list[float]]:
     """Encode free texts with the same model and normalisation as the items (e.g. a search query)."""
     _, encoder = load_encoder(model or settings.embed.model, device)
-    return encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                          show_progress_bar=False).tolist()
+    return encode(encoder, texts, settings.embed.precision, settings.embed.batch_size).tolist()

@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from personarec.errors import PersonarecError
 
 if TYPE_CHECKING:
@@ -90,3 +92,35 @@ def model_dimension(model: SentenceTransformer) -> int:
     if not dim:
         raise EmbedError("the embedding model does not report its output dimension.")
     return int(dim)
+
+
+def use_bf16(precision: str, device: str) -> bool:
+    """Whether :func:`encode` runs the encoder under bfloat16 autocast for ``precision`` on ``device``.
+
+    ``auto``: only on a CPU that multiplies bfloat16 natively. There all-MiniLM-L6-v2 encodes texts of
+    up to 256 tokens 2.1 times as fast, and its unit vectors keep a cosine of at least 0.9999 to the
+    float32 ones (docs/operations.md "Main job"). Elsewhere float32.
+    """
+    if precision not in ("auto", "fp32", "bf16"):
+        raise EmbedError(f"unknown embedding precision {precision!r}: expected auto, fp32 or bf16")
+    if precision != "auto":
+        return precision == "bf16"
+    from personarec.cpu import cpu_bf16_native
+
+    return device.startswith("cpu") and cpu_bf16_native()
+
+
+def encode(model: SentenceTransformer, texts: list[str], precision: str = "auto",
+           batch_size: int = 64) -> np.ndarray:
+    """(len(texts), dim) float32 unit vectors of ``texts``, in ``precision`` (:func:`use_bf16`)."""
+    import torch
+
+    device = str(model.device)
+    if not use_bf16(precision, device):
+        return np.asarray(model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
+    with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
+        raw = model.encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
+    # normalised in float32: a bfloat16 norm would leave vectors 1e-3 off unit length
+    vectors = raw.float().cpu().numpy().reshape(len(texts), -1)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from personarec.cpu import cpu_bf16_native
+
 LossName = Literal["auto", "full", "sampled"]
 SamplerName = Literal["uniform", "popularity"]
 LOSSES: tuple[str, ...] = ("auto", "full", "sampled")
@@ -131,14 +133,6 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 #: and 101 ms with 128 (bfloat16 products; unchunked float32: 198 ms). The per-epoch effect is in
 #: docs/evaluation.md, "Full softmax on a CPU".
 CHUNK_ELEMENTS = 1 << 20
-
-
-def cpu_bf16_native() -> bool:
-    """True when this CPU multiplies bfloat16 natively (oneDNN reports AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # an older or slimmer torch build: no claim, no bfloat16
-        return False
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> torch.dtype:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from personarec.cli import main
 from personarec.config import Settings
 from personarec.embed import DEFAULT_MODEL_ID, EmbedError, embed_items, embed_texts, nearest_items
-from personarec.embed.model import load_encoder, resolve_model
+from personarec.embed.model import encode, load_encoder, resolve_model, use_bf16
 from personarec.graph import Graph
 
 ITEMS = [
@@ -98,3 +99,17 @@ def test_cli_embed_items(graph: Graph, neo4j_settings: Settings, monkeypatch: py
     assert result.exit_code == 0 and '"t:2"' in result.output
     bad = CliRunner().invoke(main, ["embed", "items", "--model", "no-such-org/no-such-model"])
     assert bad.exit_code == 1 and bad.output.startswith("error: cannot load embedding model")
+
+
+def test_bf16_encoding_matches_fp32_and_is_unit_length() -> None:
+    _, model = load_encoder(DEFAULT_MODEL_ID)
+    texts = ["The Shining (1980). A film. Genres: Horror. Directed by: Stanley Kubrick.",
+             "A cookbook of pasta recipes from Bologna, with notes on flour and eggs. " * 12, "Toy Story"]
+    fp32, bf16 = encode(model, texts, "fp32"), encode(model, texts, "bf16")
+    assert fp32.dtype == bf16.dtype == np.float32 and fp32.shape == bf16.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
+    assert (fp32 * bf16).sum(1).min() > 0.999
+    assert use_bf16("fp32", "cpu") is False and use_bf16("bf16", "cpu") is True
+    assert use_bf16("auto", "cuda:0") is False
+    with pytest.raises(EmbedError, match="unknown embedding precision"):
+        use_bf16("fp16", "cpu")

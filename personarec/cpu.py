@@ -1,0 +1,13 @@
+"""What this machine's CPU does natively, for choices that pay only where the hardware has them."""
+
+from __future__ import annotations
+
+import torch
+
+
+def cpu_bf16_native() -> bool:
+    """True when this CPU multiplies bfloat16 natively (oneDNN reports AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older or slimmer torch build: no claim, no bfloat16
+        return False
