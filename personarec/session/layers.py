@@ -6,9 +6,10 @@ same parameter names, so models saved with the torch layer load unchanged.
 
 Why not the torch layer: on a CPU, torch draws dropout masks with ``bernoulli_``, one random number per
 element at about 12 ns each, 24 times the cost of drawing the same bits as 64-bit integers. On
-MovieLens-100K that was 28% of a training step (``bench/sasrec_loss.py``; docs/evaluation.md "Full
-softmax on a CPU"). :func:`dropout` takes each keep/drop decision from 16 random bits instead; on other
-devices it is ``torch.nn.functional.dropout``.
+MovieLens-100K that was 28% of a training step (torch.profiler; docs/evaluation.md "Full softmax on a
+CPU"). :func:`dropout` takes each keep/drop decision from 16 random bits instead; on other devices it
+is ``torch.nn.functional.dropout``. Scoring a session needs only its last position's state:
+:meth:`CausalEncoder.forward_at` runs the last layer for that position alone.
 """
 
 from __future__ import annotations
@@ -85,6 +86,22 @@ class CausalEncoderLayer(nn.Module):
         ff = self.linear2(dropout(F.gelu(self.linear1(x)), self.p, self.training))
         return self.norm2(x + dropout(ff, self.p, self.training))
 
+    def forward_at(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """(B, L, hidden), positions (B,) -> (B, hidden): :meth:`forward`'s row ``pos[b]`` of each sequence
+        ``b`` alone, without dropout. Keys and values still cover every position; the query, the
+        attention, the output projection and the feed-forward run for one row instead of L."""
+        b, length, d = x.shape
+        sa = self.self_attn
+        dh = d // self.heads
+        kv = F.linear(x, sa.in_proj_weight[d:], sa.in_proj_bias[d:]).view(b, length, 2, self.heads, dh)
+        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, L, d_head)
+        row = x[torch.arange(b, device=x.device), pos]  # (B, hidden)
+        q = F.linear(row, sa.in_proj_weight[:d], sa.in_proj_bias[:d]).view(b, self.heads, 1, dh)
+        seen = (torch.arange(length, device=x.device)[None] <= pos[:, None])[:, None, None]  # (B, 1, 1, L)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=seen).reshape(b, d)
+        row = self.norm1(row + sa.out_proj(out))
+        return self.norm2(row + self.linear2(F.gelu(self.linear1(row))))
+
 
 class CausalEncoder(nn.Module):
     """A stack of :class:`CausalEncoderLayer` (``layers``, as in ``nn.TransformerEncoder``)."""
@@ -101,3 +118,11 @@ class CausalEncoder(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def forward_at(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """(B, L, hidden), positions (B,) -> (B, hidden): the last layer's output at ``pos`` only
+        (:meth:`CausalEncoderLayer.forward_at`); what scoring a session needs, at about 60% of the cost."""
+        layers = list(self.layers)
+        for layer in layers[:-1]:
+            x = layer(x)
+        return layers[-1].forward_at(x, pos)

@@ -110,6 +110,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+_MIN_ROWS = 16  # batch rows SASRecNet.final pads up to (see there)
+
+
 class SASRecNet(nn.Module):
     """The network: item (+ optional LLM-projected) and position embeddings, causal Transformer.
 
@@ -172,6 +175,26 @@ class SASRecNet(nn.Module):
     def forward(self, seqs: torch.Tensor, user_vecs: torch.Tensor | None = None,
                 table: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states (B, L, hidden) for right-padded item sequences (B, L); position t has seen items ≤ t."""
+        h = self.encoder(self._inputs(seqs, user_vecs, table))
+        return h[:, 1:] if self.user_proj is not None else h
+
+    def final(self, seqs: torch.Tensor, last: torch.Tensor, user_vecs: torch.Tensor | None = None,
+              table: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, hidden): :meth:`forward`'s state at position ``last[b]`` of each sequence, computed for that
+        position alone in the last layer (:meth:`CausalEncoder.forward_at`)."""
+        n = seqs.shape[0]
+        if n < _MIN_ROWS:
+            # Products of fewer than ~12 rows take another BLAS kernel and round differently: padding
+            # keeps a session's state independent of the batch it comes in (as retrieval.score_all does).
+            pad = torch.zeros(_MIN_ROWS - n, dtype=torch.long, device=seqs.device)
+            seqs, last = torch.cat([seqs, seqs[pad]]), torch.cat([last, last[pad]])
+            user_vecs = None if user_vecs is None else torch.cat([user_vecs, user_vecs[pad]])
+        offset = 1 if self.user_proj is not None else 0  # the user token shifts every item position
+        return self.encoder.forward_at(self._inputs(seqs, user_vecs, table), last + offset)[:n]
+
+    def _inputs(self, seqs: torch.Tensor, user_vecs: torch.Tensor | None,
+                table: torch.Tensor | None) -> torch.Tensor:
+        """The encoder's input: item rows (+ the user token first), positions, LayerNorm, dropout."""
         table = self.item_table() if table is None else table
         x = table[seqs] * (seqs > 0).unsqueeze(-1)
         if self.user_proj is not None:
@@ -180,10 +203,8 @@ class SASRecNet(nn.Module):
             x = torch.cat([self.user_proj(user_vecs).unsqueeze(1), x], dim=1)
         length = x.shape[1]
         x = x + self.pos_emb(torch.arange(length, device=x.device))[None]
-        x = dropout(self.norm(x), self.p, self.training)
         # Right padding + causal attention: real positions never see padding, so no row is fully masked.
-        h = self.encoder(x)
-        return h[:, 1:] if self.user_proj is not None else h
+        return dropout(self.norm(x), self.p, self.training)
 
 
 def _windows(data: SequenceData, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -433,8 +454,7 @@ class SASRec:
         net.eval()
         seqs, last = _pad(sessions, self.config.max_len)
         with torch.no_grad():
-            h = net(seqs.to(self.device), self._user_tensor(user_vectors), table)
-        return h[torch.arange(len(last), device=h.device), last.to(h.device)]
+            return net.final(seqs.to(self.device), last.to(self.device), self._user_tensor(user_vectors), table)
 
     def ranks(self, data: SequenceData, stage: str, users: np.ndarray,
               user_vectors: np.ndarray | None = None, gap_s: float | None = None) -> np.ndarray:

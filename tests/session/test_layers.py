@@ -80,3 +80,18 @@ def test_dropout_gradient_is_the_mask() -> None:
     out.sum().backward()
     assert x.grad is not None
     torch.testing.assert_close(x.grad, (out.detach() != 0).float() * 2.0)
+
+
+def test_final_state_alone_equals_the_full_forward_row() -> None:
+    from personarec.session.sasrec import SASRecConfig, SASRecNet, _pad
+
+    torch.manual_seed(5)
+    cfg = SASRecConfig(hidden=16, inner=32, heads=2, max_len=8, device="cpu")
+    for user_dim in (None, 4):
+        net = SASRecNet(30, cfg, user_dim).eval()
+        sessions = [torch.randint(1, 31, (n,)).numpy() for n in (1, 3, 8, 12, 5)]
+        seqs, last = _pad(sessions, cfg.max_len)
+        users = torch.randn(len(sessions), 4) if user_dim else None
+        with torch.no_grad():
+            full = net(seqs, users)[torch.arange(len(sessions)), last]
+            torch.testing.assert_close(net.final(seqs, last, users), full, atol=1e-5, rtol=1e-5)
