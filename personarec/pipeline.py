@@ -131,13 +131,13 @@ def dbpedia_endpoint(settings: Settings, mode: DBpediaMode, echo: Echo) -> Itera
 #: (docs/operations.md, "Main job"): the base of the time-left estimate, scaled by how fast the finished
 #: stages went.
 STAGES: tuple[tuple[str, float], ...] = (
-    ("start Neo4j", 18.0),
-    ("load MovieLens-100K", 11.0),
-    ("DBpedia enrichment", 21.0),
-    ("LLM item embeddings", 68.0),
-    ("personas", 18.0),
-    ("evaluation (full ranking, history masked)", 450.0),
-    ("batch recommendations", 16.0),
+    ("start Neo4j", 16.0),
+    ("load MovieLens-100K", 10.0),
+    ("DBpedia enrichment", 18.0),
+    ("LLM item embeddings", 40.0),
+    ("personas", 28.0),
+    ("evaluation (full ranking, history masked)", 407.0),
+    ("batch recommendations", 15.0),
 )
 
 

@@ -15,6 +15,7 @@ is ``torch.nn.functional.dropout``. Scoring a session needs only its last positi
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 from torch import nn
@@ -121,8 +122,8 @@ class CausalEncoder(nn.Module):
 
     def forward_at(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """(B, L, hidden), positions (B,) -> (B, hidden): the last layer's output at ``pos`` only
-        (:meth:`CausalEncoderLayer.forward_at`); what scoring a session needs, at about 60% of the cost."""
-        layers = list(self.layers)
+        (:meth:`CausalEncoderLayer.forward_at`); what scoring a session needs, in about 70% of the time."""
+        layers = cast(list[CausalEncoderLayer], list(self.layers))
         for layer in layers[:-1]:
             x = layer(x)
         return layers[-1].forward_at(x, pos)
