@@ -11,3 +11,9 @@ def cpu_bf16_native() -> bool:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # an older or slimmer torch build: no claim, no bfloat16
         return False
+
+
+def auto_bf16(device: torch.device | str) -> bool:
+    """What ``precision = "auto"`` means everywhere (SASRec's logit products, the text encoder): bfloat16
+    on a CPU that multiplies it natively, float32 elsewhere, CUDA included."""
+    return torch.device(device).type == "cpu" and cpu_bf16_native()

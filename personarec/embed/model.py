@@ -105,9 +105,9 @@ def use_bf16(precision: str, device: str) -> bool:
         raise EmbedError(f"unknown embedding precision {precision!r}: expected auto, fp32 or bf16")
     if precision != "auto":
         return precision == "bf16"
-    from personarec.cpu import cpu_bf16_native
+    from personarec.cpu import auto_bf16
 
-    return device.startswith("cpu") and cpu_bf16_native()
+    return auto_bf16(device)
 
 
 def encode(model: SentenceTransformer, texts: list[str], precision: str = "auto",

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from personarec.cpu import cpu_bf16_native
+from personarec.cpu import auto_bf16
 
 LossName = Literal["auto", "full", "sampled"]
 SamplerName = Literal["uniform", "popularity"]
@@ -151,7 +151,7 @@ def resolve_precision(precision: str, device: torch.device | str) -> torch.dtype
         return torch.bfloat16
     if precision == "fp32":
         return torch.float32
-    return torch.bfloat16 if torch.device(device).type == "cpu" and cpu_bf16_native() else torch.float32
+    return torch.bfloat16 if auto_bf16(device) else torch.float32
 
 
 class ChunkedFullCE(torch.autograd.Function):
