@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import torch
 
+#: Rows each side of a matrix product is padded to where its values must not depend on the batch: on the
+#: 2-core box's AVX-512 BLAS a product with fewer than 12 rows on either side takes another kernel and can
+#: round differently from a larger one (personarec.session.retrieval, SASRecNet.final).
+MIN_PRODUCT_ROWS = 16
+
 
 def cpu_bf16_native() -> bool:
     """True when this CPU multiplies bfloat16 natively (oneDNN reports AVX512-BF16 or AMX)."""

@@ -22,10 +22,10 @@ masked, and the top ``k`` kept with the tie rule of
 :func:`personarec.session.rerank.top_candidates` (stable descending order, lower index first).
 
 Exactness: :func:`score_items` computes the scores of a few items per row with one matrix product
-against the rows in play, both sides padded to at least :data:`_MIN_ROWS` rows, which gives the very
-float32 values of the full ``h @ table.T`` product (BLAS accumulates each dot product in the same
-order whatever the other dimensions, except that products with fewer than 12 query rows or 12 item
-rows take other kernels on the 2-core box's AVX-512 BLAS, hence the padding). So with exhaustive
+against the rows in play, both sides padded to at least :data:`personarec.cpu.MIN_PRODUCT_ROWS` rows,
+which gives the very float32 values of the full ``h @ table.T`` product (BLAS accumulates each dot
+product in the same order whatever the other dimensions, except that products with fewer than 12 query
+rows or 12 item rows take other kernels on the 2-core box's AVX-512 BLAS, hence the padding). So with exhaustive
 index parameters (``nprobe = nlist``), ANN and exact retrieval agree bit for bit, and the
 candidate-only rerank equals the old full-score rerank.
 
@@ -52,11 +52,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-log = logging.getLogger(__name__)
+from personarec.cpu import MIN_PRODUCT_ROWS
 
-#: Rows each side of a score product is padded to (module docstring: on the 2-core box's BLAS a product
-#: with fewer than 12 query rows, or fewer than 12 item rows, can round differently from a larger one).
-_MIN_ROWS = 16
+log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "exact", "ann"]
 IndexKind = Literal["ivf", "ivf-pq", "hnsw"]
@@ -120,9 +118,9 @@ class RetrievalOptions:
 
 
 def _pad_rows(h: torch.Tensor) -> torch.Tensor:
-    if h.shape[0] >= _MIN_ROWS:
+    if h.shape[0] >= MIN_PRODUCT_ROWS:
         return h
-    return torch.cat([h, h.new_zeros(_MIN_ROWS - h.shape[0], h.shape[1])])
+    return torch.cat([h, h.new_zeros(MIN_PRODUCT_ROWS - h.shape[0], h.shape[1])])
 
 
 def score_all(h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:

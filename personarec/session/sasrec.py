@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from personarec import store
 from personarec.config import SessionConfig
+from personarec.cpu import MIN_PRODUCT_ROWS
 from personarec.protocol import mask_history, metrics_from_ranks, target_ranks
 from personarec.session.data import SequenceData
 from personarec.session.layers import CausalEncoder, dropout
@@ -110,9 +111,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-_MIN_ROWS = 16  # batch rows SASRecNet.final pads up to (see there)
-
-
 class SASRecNet(nn.Module):
     """The network: item (+ optional LLM-projected) and position embeddings, causal Transformer.
 
@@ -183,10 +181,10 @@ class SASRecNet(nn.Module):
         """(B, hidden): :meth:`forward`'s state at position ``last[b]`` of each sequence, computed for that
         position alone in the last layer (:meth:`CausalEncoder.forward_at`)."""
         n = seqs.shape[0]
-        if n < _MIN_ROWS:
+        if n < MIN_PRODUCT_ROWS:
             # Products of fewer than ~12 rows take another BLAS kernel and round differently: padding
             # keeps a session's state independent of the batch it comes in (as retrieval.score_all does).
-            pad = torch.zeros(_MIN_ROWS - n, dtype=torch.long, device=seqs.device)
+            pad = torch.zeros(MIN_PRODUCT_ROWS - n, dtype=torch.long, device=seqs.device)
             seqs, last = torch.cat([seqs, seqs[pad]]), torch.cat([last, last[pad]])
             user_vecs = None if user_vecs is None else torch.cat([user_vecs, user_vecs[pad]])
         offset = 1 if self.user_proj is not None else 0  # the user token shifts every item position
