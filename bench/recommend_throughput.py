@@ -349,7 +349,8 @@ def real_check(trained: Path, fractions: list[float], seed: int) -> dict[str, An
         nlist = 4 * round(float(np.sqrt(real.shape[0] - 1)))
         index = ItemIndex.build(table, RetrievalOptions(mode="ann", index="ivf", nlist=nlist))
         for share in fractions:
-            opts = RetrievalOptions(mode="ann", index="ivf", nlist=nlist, nprobe=max(1, round(share * nlist)))
+            opts = RetrievalOptions(mode="ann", index="ivf", nlist=nlist, nprobe=max(1, round(share * nlist)),
+                                    verify=False)
             got = ann_top(h, table, index, sess, 100, opts)[0].numpy()
             recall = float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, exact, strict=True)]))
             out["runs"].append({"table": name, "nlist": nlist, "nprobe": opts.nprobe, "share_scanned": share,
@@ -365,7 +366,8 @@ def real_check(trained: Path, fractions: list[float], seed: int) -> dict[str, An
         index = ItemIndex.build(table, RetrievalOptions(mode="ann", index="ivf", nlist=nlist))
         out["two_stage"] = []
         for share in fractions + [0.25, 0.5]:
-            opts = RetrievalOptions(mode="ann", index="ivf", nlist=nlist, nprobe=max(1, round(share * nlist)))
+            opts = RetrievalOptions(mode="ann", index="ivf", nlist=nlist, nprobe=max(1, round(share * nlist)),
+                                    verify=False)
             c2, s2 = ann_top(h, table, index, sess, 100, opts)
             t2 = base.rerank(inputs, c2, s2, k=10)[0].numpy()
             recall = float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(c2.numpy(), cand.numpy(),
@@ -396,8 +398,8 @@ def ann_compare(args: argparse.Namespace, out: dict[str, Any]) -> None:
     nprobes = [int(x) for x in args.nprobes.split(",") if x]
     efs = [int(x) for x in args.ef_searches.split(",") if x]
     hnsw_sizes = {int(x) for x in args.hnsw_sizes.split(",") if x}
-    pq_search = [{"nprobe": int(a), "refine": int(b)} for a, b in
-                 (pair.split(":") for pair in args.pq_search.split(",") if pair)]
+    pq_search = [{"nprobe": int(f[0]), "refine": int(f[1]), "verify": f[2:] != ["0"]} for f in
+                 (entry.split(":") for entry in args.pq_search.split(",") if entry)]
     for kind in [c for c in args.catalogues.split(",") if c]:
         if kind == "trained-like" and args.trained is None:
             print("no --trained DIR: skipping the trained-like catalogue", file=sys.stderr)
@@ -458,7 +460,7 @@ def main() -> None:
     ann.add_argument("--nlist", type=int, default=None, help="IVF cells (default: 4 sqrt(items))")
     ann.add_argument("--nprobes", default="64,128,256,512", help="IVF cells scanned, one run each")
     ann.add_argument("--pq-search", default="512:16,512:32,1024:32",
-                     help="ivf-pq runs as nprobe:refine pairs ('' skips the ivf-pq index)")
+                     help="ivf-pq runs as nprobe:refine, or nprobe:refine:0 without the certifying scan (session.ann_verify; '' skips the ivf-pq index)")
     ann.add_argument("--hnsw-sizes", default="100000", help="sizes that also get an HNSW index")
     ann.add_argument("--hnsw-m", type=int, default=32)
     ann.add_argument("--ef-construction", type=int, default=64)

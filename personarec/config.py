@@ -248,15 +248,20 @@ class SessionConfig(_Section):
         "ann_refine x fetched items ranked on the full vectors) or hnsw (HNSW-flat); all answer inner-product "
         "search and are re-scored exactly.")
     ann_nlist: int | None = Field(None, gt=0, description="IVF cells; None: 4 x the square root of the item count.")
-    ann_nprobe: int = Field(512, gt=0, description="IVF cells scanned per query (recall vs speed).")
-    ann_refine: int = Field(32, gt=0, description="ivf-pq: the codes' best ann_refine x fetched items are "
-                            "ranked on the full vectors (recall vs speed, with ann_nprobe).")
+    ann_nprobe: int | None = Field(None, gt=0, description="IVF cells scanned per query (recall vs speed); None: "
+                                   "64 with ann_verify (the index only sets the scan's threshold), 512 without.")
+    ann_refine: int | None = Field(None, gt=0, description="ivf-pq: the codes' best ann_refine x fetched items are "
+                                   "ranked on the full vectors (recall vs speed, with ann_nprobe); None: 4 with "
+                                   "ann_verify, 32 without.")
     ann_hnsw_m: int = Field(32, gt=0, description="HNSW neighbours per node.")
     ann_ef_construction: int = Field(64, gt=0, description="HNSW build beam width.")
     ann_ef_search: int = Field(256, gt=0, description="HNSW query beam width (at least the items fetched).")
     ann_margin: int = Field(32, gt=0, description="Items fetched beyond k: room for the session's own "
                             "(masked) items and the exact re-scoring; a row left with fewer than k unmasked "
                             "items is fetched again.")
+    ann_verify: bool = Field(True, description="Certify the index's top k with one bounded bfloat16 pass over "
+                             "every item (personarec.session.certify): results equal exact retrieval's; the "
+                             "index only sets the pass's threshold. false: the index's answer as it is.")
 
 
 class EvalConfig(_Section):

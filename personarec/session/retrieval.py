@@ -53,11 +53,19 @@ import numpy as np
 import torch
 
 from personarec.cpu import MIN_PRODUCT_ROWS
+from personarec.session.certify import ScanTable, per_row, survivors
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "exact", "ann"]
 IndexKind = Literal["ivf", "ivf-pq", "hnsw"]
+
+
+#: default (nprobe, refine) when the bounded scan certifies the result: the index then only sets the scan's
+#: threshold, and a cheap search sets it nearly as tight (1M trained-like items, bench/README.md)
+VERIFIED_SEARCH = (64, 4)
+#: default (nprobe, refine) when the index's answer is served as it is (recall@100 0.987 at 1M items)
+UNVERIFIED_SEARCH = (512, 32)
 
 
 @dataclass(frozen=True)
@@ -71,25 +79,30 @@ class RetrievalOptions:
         index: ``ivf`` (IVF-flat), ``ivf-pq`` (IVF-PQ fast-scan + flat refinement; IVF-flat below
             :data:`_PQ_MIN_ITEMS` items) or ``hnsw`` (HNSW-flat).
         nlist: IVF cells; ``None``: ``4 * round(sqrt(n_items))`` (FAISS's guideline is 4-16 √n), at least 1.
-        nprobe: IVF cells scanned per query.
-        refine: ``ivf-pq``: the codes' best ``refine`` × fetched items are ranked on the full vectors.
+        nprobe: IVF cells scanned per query; ``None``: :data:`VERIFIED_SEARCH` or :data:`UNVERIFIED_SEARCH`'s.
+        refine: ``ivf-pq``: the codes' best ``refine`` × fetched items are ranked on the full vectors;
+            ``None`` as for ``nprobe``.
         hnsw_m: HNSW neighbours per node.
         ef_construction: HNSW build-time beam width.
         ef_search: HNSW query-time beam width (raised to the number of items asked for).
         margin: items fetched beyond ``k``, room for the session's own (masked) items and the exact
             re-scoring; rows that need more are fetched again (:func:`ann_top`).
+        verify: certify the index's top ``k`` with one bounded bfloat16 pass over every item
+            (:mod:`personarec.session.certify`): the result is exact retrieval's, bit for bit, and the
+            index only decides how tight the pass's threshold is.
     """
 
     mode: Mode = "auto"
     min_items: int = 100_000
     index: IndexKind = "ivf-pq"
     nlist: int | None = None
-    nprobe: int = 512
-    refine: int = 32
+    nprobe: int | None = None
+    refine: int | None = None
     hnsw_m: int = 32
     ef_construction: int = 64
     ef_search: int = 256
     margin: int = 32
+    verify: bool = True
 
     @classmethod
     def from_session(cls, session: Any) -> RetrievalOptions:
@@ -98,7 +111,12 @@ class RetrievalOptions:
                    nlist=session.ann_nlist, nprobe=session.ann_nprobe, refine=session.ann_refine,
                    hnsw_m=session.ann_hnsw_m,
                    ef_construction=session.ann_ef_construction, ef_search=session.ann_ef_search,
-                   margin=session.ann_margin)
+                   margin=session.ann_margin, verify=session.ann_verify)
+
+    def search_params(self) -> tuple[int, int]:
+        """(nprobe, refine) as set, else the defaults for ``verify`` (:data:`VERIFIED_SEARCH`)."""
+        nprobe, refine = VERIFIED_SEARCH if self.verify else UNVERIFIED_SEARCH
+        return self.nprobe or nprobe, self.refine or refine
 
     def use_index(self, n_items: int) -> bool:
         """True when candidates over ``n_items`` items come from the index."""
@@ -180,10 +198,17 @@ class ItemIndex:
         self.index = index
         self.tag = tag
         self.params = params
+        self._scan: ScanTable | None = None
 
     @property
     def n_items(self) -> int:
         return int(self.index.ntotal)
+
+    def scan_table(self, table: torch.Tensor) -> ScanTable:
+        """The bounded scan's copy of ``table`` (the table this index was built from), made once."""
+        if self._scan is None or self._scan.source is not table:
+            self._scan = ScanTable.of(table)
+        return self._scan
 
     @classmethod
     def build(cls, table: torch.Tensor, options: RetrievalOptions, tag: str | None = None) -> ItemIndex:
@@ -222,14 +247,15 @@ class ItemIndex:
         fx: Any = faiss  # the stubs lack the search-parameter classes of FAISS >= 1.7.3
         k = min(k, self.n_items)
         q = np.ascontiguousarray(queries.detach().to("cpu", torch.float32).numpy())
+        nprobe, refine = options.search_params()
         if self.params["index"] in ("ivf", "ivf-pq"):
             # the reduction's 0 coordinate (and ivf-pq's even padding): zeros up to the indexed width
             q = _pad_columns(q, self.index.d)
-            params = fx.SearchParametersIVF(nprobe=min(options.nprobe, self.params["nlist"]))
+            params = fx.SearchParametersIVF(nprobe=min(nprobe, self.params["nlist"]))
         else:
             params = fx.SearchParametersHNSW(efSearch=max(options.ef_search, k))
         if self.params["index"] == "ivf-pq":
-            params = fx.IndexRefineSearchParameters(k_factor=float(options.refine), base_index_params=params)
+            params = fx.IndexRefineSearchParameters(k_factor=float(refine), base_index_params=params)
             _, ids = self.index.search(q, k, params=params)
             # the refinement looks items up by position, so this index holds rows 0..n-1: item = row + 1
             return torch.from_numpy(np.where(ids >= 0, ids + 1, 0))
@@ -282,6 +308,10 @@ class ItemIndex:
 #: the ``ivf-pq`` codes: one 4-bit code per 2 dimensions of the (augmented, even-padded) vectors, on the
 #: residuals to the cell centroids; 1M items measured 2 dims per code better than 1 (bench/README.md)
 _PQ_CODES = "pq-2d-4bit-residual"
+#: survivors of the bounded scan per row beyond which a batch is scored exactly instead: this many per
+#: item asked for, plus a spare (at 1M trained-like items ~3 per item turn up, history items included)
+_SURVIVORS_PER_ITEM = 8
+_SURVIVORS_SPARE = 2_048
 #: fewest items an ``ivf-pq`` index is built for (its codebooks train on the items themselves)
 _PQ_MIN_ITEMS = 1_000
 
@@ -359,11 +389,7 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         ids = index.search(h[rows], fetch, options).to(h.device)
         if ids.shape[1] < width:  # a catalogue smaller than k: pad with item 0 (masked), as exact_top has
             ids = torch.cat([ids, ids.new_zeros(ids.shape[0], width - ids.shape[1])], dim=1)
-        scores = score_items(h[rows], table, ids)
-        ex = excl[rows]
-        at = torch.searchsorted(ex, ids).clamp(max=ex.shape[1] - 1)
-        masked = (ex.gather(1, at) == ids) | (ids == 0)  # (B, fetch) memory, whatever the history length
-        scores = scores.masked_fill(masked, float("-inf"))
+        scores = _masked_scores(h[rows], table, ids, excl[rows])
         items, top = select_top(ids, scores, width)
         out_items[rows], out_scores[rows] = items, top
         if fetch >= n:
@@ -375,4 +401,30 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         tie = torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (finite.sum(1) > 0)
         again = short | tie
         rows, fetch = rows[again], fetch * 2
+    if options.verify:
+        found = torch.isfinite(out_scores[:, -1])
+        short = torch.nonzero(~found).view(-1).cpu()
+        if short.numel():  # the index found fewer than k items: no threshold, so these rows score every item
+            on = short.to(h.device)
+            out_items[on], out_scores[on] = exact_top(h[on], table, [exclude[int(r)] for r in short], width)
+        # every item of the true top k scores at least the k-th exact score found: certify against all items
+        rows = torch.nonzero(found).view(-1).cpu()
+        if rows.numel():
+            limit = rows.numel() * (_SURVIVORS_PER_ITEM * width + _SURVIVORS_SPARE)
+            hits = survivors(h[rows], out_scores[rows, -1], index.scan_table(table), limit)
+            on = rows.to(h.device)
+            if hits is None:  # ties by the thousand at the threshold: score every item of these rows instead
+                log.debug("the bounded scan found over %d items for %d rows: scoring them exactly", limit, len(rows))
+                out_items[on], out_scores[on] = exact_top(h[on], table, [exclude[int(r)] for r in rows], width)
+            else:
+                ids = per_row(*hits, rows.numel(), width).to(h.device)
+                out_items[on], out_scores[on] = select_top(ids, _masked_scores(h[on], table, ids, excl[on]), width)
     return out_items, out_scores
+
+
+def _masked_scores(h: torch.Tensor, table: torch.Tensor, ids: torch.Tensor, excluded: torch.Tensor) -> torch.Tensor:
+    """Exact scores of ``ids`` per row, -inf where the item is the padding 0 or in the row's sorted ``excluded``."""
+    scores = score_items(h, table, ids)
+    at = torch.searchsorted(excluded, ids).clamp(max=excluded.shape[1] - 1)
+    masked = (excluded.gather(1, at) == ids) | (ids == 0)  # (B, fetch) memory, whatever the history length
+    return scores.masked_fill(masked, float("-inf"))

@@ -1,0 +1,149 @@
+"""Certify an approximate top-k as the exact one with a bounded low-precision scan of the whole table.
+
+An index returns ``k`` real items per session, re-scored exactly (:func:`personarec.session.retrieval.ann_top`);
+the ``k``-th best of those exact scores, ``t``, is a lower bound on the true ``k``-th best score, so every
+item of the true top ``k`` scores at least ``t``. One pass of bfloat16 inner products over every item
+(a blocked matrix product: ~2× float32's speed on a CPU with AVX512-BF16, and never more than a few MB
+of scores in flight) keeps the items whose approximate score reaches ``t - δ``, where ``δ`` bounds the
+rounding error of that pass; those few items are re-scored exactly and the top ``k`` taken again.
+The result is the exact top ``k`` bit for bit, whatever the index missed, and the pass costs no
+sorting or selection over the catalogue: ``t - δ`` is folded into the product as one more column
+(score minus threshold), so an item survives when the sign bit of its bfloat16 result is clear,
+tested four at a time on the raw bits.
+
+Error bound (``u = 2^-9``, bfloat16's unit roundoff; products of bfloat16 inputs accumulated in float32
+as AVX512-BF16 and oneDNN do): rounding ``h`` and ``x`` costs at most ``(2u + u²) Σ|h_i x_i|``, rounding
+the threshold column ``u |t'|``, and the float32 sum of ``d + 1`` terms ``(d + 1) 2^-24`` of their
+absolute sum; rounding the result to bfloat16 keeps its sign. With ``Σ|h_i x_i| ≤ |h| max|x|`` all
+of it stays below ``δ = 2^-7 (|h| max|x| + |t|)`` for ``d < 2^15`` (about half of ``δ`` is headroom).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from personarec.cpu import cpu_bf16_native
+
+log = logging.getLogger(__name__)
+
+#: items per block of the scan: a (rows × block) bfloat16 score block of a few MB stays in cache
+_BLOCK = 4096
+#: the relative bound δ / (|h| max|x| + |t|) (module docstring)
+_REL_BOUND = 2.0 ** -7
+#: int64 words with the sign bit of each packed 16- or 32-bit score
+_SIGNS = {torch.bfloat16: np.int64(np.uint64(0x8000_8000_8000_8000).view(np.int64)),
+          torch.float32: np.int64(np.uint64(0x8000_0000_8000_0000).view(np.int64))}
+_WORDS = {torch.bfloat16: torch.int16, torch.float32: torch.int32}
+
+
+@dataclass(frozen=True)
+class ScanTable:
+    """Rows ``1..n`` of an item table in the scan's precision with a column of ones appended (the threshold
+    column), and the largest row norm (for ``δ``).
+
+    Attributes:
+        rows: (n, d + 1) bfloat16 on a CPU that multiplies it natively, else float32.
+        max_norm: max over items of the float32 row norm.
+        source: the table it was made from (identity: a new table makes a new scan table).
+    """
+
+    rows: torch.Tensor
+    max_norm: float
+    source: torch.Tensor
+
+    @classmethod
+    def of(cls, table: torch.Tensor, dtype: torch.dtype | None = None) -> ScanTable:
+        """The scan table of ``table`` ((n_items + 1) × d, row 0 padding); ``dtype`` bfloat16 or float32,
+        ``None``: bfloat16 where the CPU multiplies it natively."""
+        if table.shape[1] >= 2 ** 15:
+            raise ValueError(f"the bounded scan's error bound holds below 32768 dimensions, not {table.shape[1]}")
+        if dtype is None:
+            dtype = torch.bfloat16 if cpu_bf16_native() else torch.float32
+        if dtype not in _SIGNS:
+            raise ValueError(f"the bounded scan runs in bfloat16 or float32, not {dtype}")
+        x = table[1:].detach().to("cpu", torch.float32)
+        rows = torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1).to(dtype).contiguous()
+        max_norm = float(x.norm(dim=1).max()) if x.shape[0] else 0.0
+        return cls(rows, max_norm, table)
+
+
+def survivors(h: torch.Tensor, thresholds: torch.Tensor, scan: ScanTable, limit: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every (row, item) whose scan score reaches ``threshold - δ``: a superset of the items scoring at
+    least ``threshold`` exactly (module docstring). Returns (rows, items), items 1-based as in the table;
+    ``None`` once more than ``limit`` pairs turn up (massive ties at the threshold: the caller scores
+    those rows exactly instead of holding a pair per item).
+
+    The blocks are split among ``torch.get_num_threads()`` threads, each multiplying on one core and
+    testing its own blocks' bits (numpy releases the GIL): one threaded product per block followed by a
+    serial test left a core idle for a third of the pass.
+    """
+    h = h.detach().to("cpu", torch.float32)
+    t = thresholds.detach().to("cpu", torch.float32)
+    delta = _REL_BOUND * (h.norm(dim=1) * scan.max_norm + t.abs())
+    query = torch.cat([h, -(t - delta)[:, None]], dim=1).to(scan.rows.dtype)
+    n = scan.rows.shape[0]
+    workers = max(1, min(torch.get_num_threads(), math.ceil(n / _BLOCK)))
+    per_worker = math.ceil(math.ceil(n / _BLOCK) / workers) * _BLOCK
+    cap = None if limit is None else math.ceil(limit / workers)
+    if workers == 1:
+        parts = [_scan(query, scan.rows, 0, n, False, cap)]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(lambda lo: _scan(query, scan.rows, lo, min(n, lo + per_worker), True, cap),
+                                  range(0, n, per_worker)))
+    if any(part is None for part in parts):
+        return None
+    rows = [r for part in parts if part is not None for r in part[0]]
+    items = [i for part in parts if part is not None for i in part[1]]
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(items)
+
+
+def _scan(query: torch.Tensor, table: torch.Tensor, lo: int, hi: int, single: bool, cap: int | None
+          ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """(rows, items) of the clear sign bits of ``query @ table[lo:hi].T``, block by block; ``None`` past
+    ``cap`` of them."""
+    if single:
+        torch.set_num_threads(1)  # this worker thread's own setting (OpenMP's is per thread)
+    sign, word = _SIGNS[query.dtype], _WORDS[query.dtype]
+    per = 8 // query.element_size()  # scores per int64 word
+    rows_out: list[np.ndarray] = []
+    items_out: list[np.ndarray] = []
+    found = 0
+    for start in range(lo, hi, _BLOCK):
+        block = torch.mm(query, table[start:min(hi, start + _BLOCK)].T)
+        width = block.shape[1]
+        if width % per:  # a last, partial block: pad so whole int64 words cover it (padding is negative)
+            block = torch.cat([block, block.new_full((block.shape[0], per - width % per), -1.0)], dim=1)
+        flat = block.view(word).numpy().reshape(-1)
+        words = np.flatnonzero((flat.view(np.int64) & sign) != sign)
+        if not words.size:
+            continue
+        pos = (words[:, None] * per + np.arange(per)).reshape(-1)
+        pos = pos[flat[pos] >= 0]  # clear sign bit: score - threshold >= 0
+        rows_out.append(pos // block.shape[1])
+        items_out.append(pos % block.shape[1] + start + 1)
+        found += pos.size
+        if cap is not None and found > cap:
+            return None
+    return rows_out, items_out
+
+
+def per_row(rows: np.ndarray, items: np.ndarray, n_rows: int, min_width: int) -> torch.Tensor:
+    """(n_rows, w) item indices per row from (row, item) pairs, right-padded with 0; ``w >= min_width``."""
+    counts = np.bincount(rows, minlength=n_rows)
+    width = max(min_width, int(counts.max()) if counts.size else 0)
+    order = np.argsort(rows, kind="stable")
+    rows, items = rows[order], items[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.zeros((n_rows, width), dtype=np.int64)
+    out[rows, np.arange(rows.size) - starts[rows]] = items
+    return torch.from_numpy(out)
