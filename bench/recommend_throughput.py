@@ -22,7 +22,9 @@ and sessions; reported: users/s of the whole two-stage call (``SessionRecommende
 user with a persona), the index build time, peak RSS, **recall@100** of the index's candidates against
 the exact candidates, and the **share of users whose final top-10 is identical** to exact retrieval's;
 ANN is run at each ``--nprobes`` (IVF) and, where ``--hnsw-sizes`` says, with an HNSW index at each
-``--ef-searches``. ``--crossover`` adds exact vs ANN users/s at small sizes (where ``auto`` switches).
+``--ef-searches``; ``--pq-search`` runs the IVF-PQ index at each ``nprobe:refine``, certified by the
+bounded scan (``session.ann_verify``, exact by construction) unless the entry ends in ``:0``.
+``--crossover`` adds exact vs ANN users/s at small sizes (where ``auto`` switches).
 
 Two synthetic catalogues, because an index's recall depends on the geometry of the item vectors:
 
@@ -460,7 +462,8 @@ def main() -> None:
     ann.add_argument("--nlist", type=int, default=None, help="IVF cells (default: 4 sqrt(items))")
     ann.add_argument("--nprobes", default="64,128,256,512", help="IVF cells scanned, one run each")
     ann.add_argument("--pq-search", default="512:16,512:32,1024:32",
-                     help="ivf-pq runs as nprobe:refine, or nprobe:refine:0 without the certifying scan (session.ann_verify; '' skips the ivf-pq index)")
+                     help="ivf-pq runs as nprobe:refine (certified, session.ann_verify), nprobe:refine:0 "
+                     "(the index alone); '' skips the ivf-pq index")
     ann.add_argument("--hnsw-sizes", default="100000", help="sizes that also get an HNSW index")
     ann.add_argument("--hnsw-m", type=int, default=32)
     ann.add_argument("--ef-construction", type=int, default=64)

@@ -241,7 +241,7 @@ class SessionConfig(_Section):
         "auto", description="Candidate retrieval in recommend: exact (score every item), ann (FAISS item index "
         "+ exact re-scoring of what it returns), auto (ann from ann_min_items items on). Evaluation always "
         "ranks all items.")
-    ann_min_items: int = Field(100_000, gt=0, description="Catalogue size from which retrieval=auto uses the "
+    ann_min_items: int = Field(50_000, gt=0, description="Catalogue size from which retrieval=auto uses the "
                                "item index (the measured crossover, bench/README.md).")
     ann_index: Literal["ivf", "ivf-pq", "hnsw"] = Field(
         "ivf-pq", description="FAISS index: ivf (IVF-flat), ivf-pq (IVF with 4-bit fast-scan PQ codes, the best "

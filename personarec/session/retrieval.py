@@ -19,7 +19,9 @@ flat refinement of the best ``refine`` × fetched items repairs (on that catalog
 2.4× IVF-flat's queries/s in this stage, 1.7× its users/s in the whole two-stage call; bench/README.md).
 The retrieved items are then **re-scored exactly** against the table rows, the session's own items are
 masked, and the top ``k`` kept with the tie rule of
-:func:`personarec.session.rerank.top_candidates` (stable descending order, lower index first).
+:func:`personarec.session.rerank.top_candidates` (stable descending order, lower index first). With
+``verify`` (the default) that top ``k`` is then **certified** by a bounded bfloat16 scan of every item
+(:mod:`personarec.session.certify`), which makes it exact retrieval's top ``k``, bit for bit.
 
 Exactness: :func:`score_items` computes the scores of a few items per row with one matrix product
 against the rows in play, both sides padded to at least :data:`personarec.cpu.MIN_PRODUCT_ROWS` rows,
@@ -93,7 +95,7 @@ class RetrievalOptions:
     """
 
     mode: Mode = "auto"
-    min_items: int = 100_000
+    min_items: int = 50_000
     index: IndexKind = "ivf-pq"
     nlist: int | None = None
     nprobe: int | None = None
@@ -376,6 +378,12 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
     search: fetching ``k`` plus the batch's longest history up front made every row pay for one user's
     long history. The result has ``min(k, n_items)`` columns; rows short of items are padded with item
     0 at -inf, as :func:`exact_top` does.
+
+    With ``options.verify`` the result is certified (:mod:`personarec.session.certify`): the items
+    whose scan score may reach the ``k``-th exact score found are re-scored and the top ``k`` taken
+    again, so it equals :func:`exact_top`'s. Rows the index left short of ``k`` items, and rows whose
+    scan lets through more than :data:`_SURVIVORS_PER_ITEM` per item asked for (mass ties at the
+    threshold), are answered by :func:`exact_top` itself.
     """
     n = index.n_items
     width = min(k, n + 1)
