@@ -381,9 +381,9 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
 
     With ``options.verify`` the result is certified (:mod:`personarec.session.certify`): the items
     whose scan score may reach the ``k``-th exact score found are re-scored and the top ``k`` taken
-    again, so it equals :func:`exact_top`'s. Rows the index left short of ``k`` items, and rows whose
-    scan lets through more than :data:`_SURVIVORS_PER_ITEM` per item asked for (mass ties at the
-    threshold), are answered by :func:`exact_top` itself.
+    again, so it equals :func:`exact_top`'s. Rows the index left short of ``k`` items, and a batch whose
+    scan lets through more than :data:`_SURVIVORS_PER_ITEM` items per item asked for (plus a spare) per
+    row (mass ties at the threshold), are answered by :func:`exact_top` itself.
     """
     n = index.n_items
     width = min(k, n + 1)
