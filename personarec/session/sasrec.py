@@ -93,6 +93,10 @@ class SASRecConfig(BaseModel):
     precision: PrecisionName = Field("auto", description="dtype of the full-CE logit products: 'fp32', 'bf16' "
                                      "(float32 softmax and sums), 'auto' (bf16 on a CPU with native bfloat16, "
                                      "else fp32; personarec.session.losses.resolve_precision).")
+    train_precision: PrecisionName = Field("auto", description="Transformer forward and backward in training: "
+                                           "'fp32', 'bf16' (autocast: bfloat16 products, float32 weights, "
+                                           "optimizer and loss), 'auto' (bf16 on a CPU with native bfloat16). "
+                                           "Scoring always runs in float32.")
 
     @classmethod
     def from_session(cls, session: SessionConfig, **overrides: Any) -> SASRecConfig:
@@ -101,7 +105,7 @@ class SASRecConfig(BaseModel):
                       "time_limit_s": session.time_limit_s, "valid_users": session.valid_users,
                       "device": session.device, "loss": session.loss, "negatives": session.negatives,
                       "negative_sampler": session.negative_sampler, "precision": session.precision,
-                      **overrides})
+                      "train_precision": session.train_precision, **overrides})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -312,6 +316,8 @@ class SASRec:
         logit_dtype = resolve_precision(cfg.precision, device)
         self.loss_ = resolve_loss(cfg.loss, data.n_items, device, logit_dtype)
         self.precision_ = None if self.loss_ != "full" else "bf16" if logit_dtype == torch.bfloat16 else "fp32"
+        # the device type to autocast on, or None ('auto' picks bf16 on a CPU only, as for the logits)
+        autocast = device.type if resolve_precision(cfg.train_precision, device) == torch.bfloat16 else None
         # on a CPU the chunked loss beats the one-product loss even in float32 (losses.ChunkedFullCE)
         chunked = device.type == "cpu"
         sampler = None
@@ -358,9 +364,12 @@ class SASRec:
                 keep = y > 0
                 if sampler is None:  # full softmax over every item, all positions at once
                     table = net.item_table()
-                    loss = full_ce_loss(net(x, uv, table)[keep], y[keep], table, chunked, logit_dtype)
+                    with torch.autocast(autocast or device.type, dtype=torch.bfloat16, enabled=autocast is not None):
+                        states = net(x, uv, table)[keep]
+                    loss = full_ce_loss(states.float(), y[keep], table, chunked, logit_dtype)
                 else:  # the same negatives for every position of the batch
-                    loss = self._sampled_step(net, x, y[keep], keep, uv, sampler.sample(cfg.negatives), log_q)
+                    loss = self._sampled_step(net, x, y[keep], keep, uv, sampler.sample(cfg.negatives), log_q,
+                                              autocast)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -391,7 +400,8 @@ class SASRec:
 
     @staticmethod
     def _sampled_step(net: SASRecNet, x: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor,
-                      uv: torch.Tensor | None, negatives: torch.Tensor, log_q: torch.Tensor | None) -> torch.Tensor:
+                      uv: torch.Tensor | None, negatives: torch.Tensor, log_q: torch.Tensor | None,
+                      autocast: str | None = None) -> torch.Tensor:
         """Sampled-softmax loss of one batch, building only the item rows the batch touches.
 
         The batch's inputs, targets and negatives are a few thousand of the catalogue's items, so their
@@ -402,8 +412,9 @@ class SASRec:
         ids, inv = torch.unique(torch.cat([zero, x.flatten(), targets, negatives]), return_inverse=True)
         n_x, n_t = x.numel(), targets.numel()
         rows = net.item_rows(ids)
-        h = net(inv[1:1 + n_x].view_as(x), uv, rows)
-        return sampled_softmax_loss(h[keep], inv[1 + n_x:1 + n_x + n_t], rows, inv[1 + n_x + n_t:],
+        with torch.autocast(autocast or x.device.type, dtype=torch.bfloat16, enabled=autocast is not None):
+            h = net(inv[1:1 + n_x].view_as(x), uv, rows)
+        return sampled_softmax_loss(h[keep].float(), inv[1 + n_x:1 + n_x + n_t], rows, inv[1 + n_x + n_t:],
                                     None if log_q is None else log_q[ids])
 
     # ------------------------------------------------------------------ inference

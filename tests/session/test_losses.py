@@ -225,3 +225,15 @@ def test_full_ce_learns_the_next_item_in_either_precision(precision: str, tmp_pa
     assert model.loss_label() == ("full CE bf16" if precision == "bf16" else "full CE")
     model.save(tmp_path / "m")
     assert SASRec.load(tmp_path / "m").loss_info() == model.loss_info()  # the saved meta keeps it
+
+
+@pytest.mark.parametrize("loss", ["full", "sampled"])
+def test_bfloat16_autocast_training_learns_the_next_item_and_scores_in_float32(loss: str) -> None:
+    data = fixed_routes()
+    model = SASRec(small(loss=loss, train_precision="bf16")).train(data)
+    ranks = model.ranks(data, "test", data.eval_users("test"))
+    assert (ranks == 0).mean() >= 0.9
+    sessions = [data.session(u, "test", 8) for u in range(4)]
+    assert model.score_sessions(sessions).dtype == torch.float32
+    assert model.net_ is not None and all(p.dtype == torch.float32 for p in model.net_.parameters())
+    assert SASRecConfig.from_session(SessionConfig(train_precision="bf16")).train_precision == "bf16"
