@@ -238,7 +238,7 @@ class SessionConfig(_Section):
         "auto", description="Full-CE logit products: fp32, bf16 (float32 softmax and sums), auto (bf16 on a CPU "
         "that multiplies bfloat16 natively, AVX512-BF16/AMX; fp32 elsewhere, GPUs included).")
     train_precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="SASRec's Transformer forward and backward in training: fp32, bf16 (autocast: "
+        "fp32", description="SASRec's Transformer forward and backward in training: fp32, bf16 (autocast: "
         "bfloat16 products, float32 weights, optimizer and loss), auto (bf16 on a CPU with native bfloat16). "
         "Scoring always runs in float32.")
     retrieval: Literal["auto", "exact", "ann"] = Field(

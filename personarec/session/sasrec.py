@@ -93,7 +93,7 @@ class SASRecConfig(BaseModel):
     precision: PrecisionName = Field("auto", description="dtype of the full-CE logit products: 'fp32', 'bf16' "
                                      "(float32 softmax and sums), 'auto' (bf16 on a CPU with native bfloat16, "
                                      "else fp32; personarec.session.losses.resolve_precision).")
-    train_precision: PrecisionName = Field("auto", description="Transformer forward and backward in training: "
+    train_precision: PrecisionName = Field("fp32", description="Transformer forward and backward in training: "
                                            "'fp32', 'bf16' (autocast: bfloat16 products, float32 weights, "
                                            "optimizer and loss), 'auto' (bf16 on a CPU with native bfloat16). "
                                            "Scoring always runs in float32.")
