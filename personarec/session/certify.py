@@ -98,10 +98,11 @@ def survivors(h: torch.Tensor, thresholds: torch.Tensor, scan: ScanTable, limit:
         with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(lambda lo: _scan(query, scan.rows, lo, min(n, lo + per_worker), True, cap),
                                   range(0, n, per_worker)))
-    if any(part is None for part in parts):
+    done = [part for part in parts if part is not None]
+    if len(done) < len(parts):
         return None
-    rows = [r for part in parts if part is not None for r in part[0]]
-    items = [i for part in parts if part is not None for i in part[1]]
+    rows = [r for part in done for r in part[0]]
+    items = [i for part in done for i in part[1]]
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(rows), np.concatenate(items)

@@ -373,8 +373,8 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
     """Top-``k`` items by inner product via ``index``: over-fetch, re-score exactly, mask, keep ``k``.
 
     Fetches ``k + margin`` items per row; a row left with fewer than ``k`` items once its own items are
-    masked, or whose ``k``-th score ties the last fetched one (the tie could continue beyond), is
-    fetched again with twice as many, up to the whole catalogue. Only such rows pay for a second
+    masked, or (uncertified) whose ``k``-th score ties the last fetched one (the tie could continue
+    beyond), is fetched again with twice as many, up to the whole catalogue. Only such rows pay for a second
     search: fetching ``k`` plus the batch's longest history up front made every row pay for one user's
     long history. The result has ``min(k, n_items)`` columns; rows short of items are padded with item
     0 at -inf, as :func:`exact_top` does.
@@ -402,32 +402,45 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         out_items[rows], out_scores[rows] = items, top
         if fetch >= n:
             break
-        # rows to fetch again: too few unmasked items, or the k-th score ties the weakest fetched one
+        # rows to fetch again: too few unmasked items; uncertified, also a k-th score that ties the weakest
+        # fetched one (the tie could continue beyond; the certifying scan finds every tied item itself)
         finite = torch.isfinite(scores)
-        weakest = torch.where(finite, scores, torch.full_like(scores, float("inf"))).min(1).values
-        short = finite.sum(1) < width
-        tie = torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (finite.sum(1) > 0)
-        again = short | tie
+        again = finite.sum(1) < width
+        if not options.verify:
+            weakest = torch.where(finite, scores, torch.full_like(scores, float("inf"))).min(1).values
+            again |= torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (finite.sum(1) > 0)
         rows, fetch = rows[again], fetch * 2
     if options.verify:
-        found = torch.isfinite(out_scores[:, -1])
-        short = torch.nonzero(~found).view(-1).cpu()
-        if short.numel():  # the index found fewer than k items: no threshold, so these rows score every item
-            on = short.to(h.device)
-            out_items[on], out_scores[on] = exact_top(h[on], table, [exclude[int(r)] for r in short], width)
-        # every item of the true top k scores at least the k-th exact score found: certify against all items
-        rows = torch.nonzero(found).view(-1).cpu()
-        if rows.numel():
-            limit = rows.numel() * (_SURVIVORS_PER_ITEM * width + _SURVIVORS_SPARE)
-            hits = survivors(h[rows], out_scores[rows, -1], index.scan_table(table), limit)
-            on = rows.to(h.device)
-            if hits is None:  # ties by the thousand at the threshold: score every item of these rows instead
-                log.debug("the bounded scan found over %d items for %d rows: scoring them exactly", limit, len(rows))
-                out_items[on], out_scores[on] = exact_top(h[on], table, [exclude[int(r)] for r in rows], width)
-            else:
-                ids = per_row(*hits, rows.numel(), width).to(h.device)
-                out_items[on], out_scores[on] = select_top(ids, _masked_scores(h[on], table, ids, excl[on]), width)
+        _certify(h, table, index, exclude, excl, width, out_items, out_scores)
     return out_items, out_scores
+
+
+def _certify(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Sequence[np.ndarray],
+             excl: torch.Tensor, width: int, out_items: torch.Tensor, out_scores: torch.Tensor) -> None:
+    """Replace each row of (out_items, out_scores) by the exact top ``width`` (:func:`ann_top`'s ``verify``),
+    in place; ``excl`` is :func:`_exclusion` of ``exclude``, sorted per row."""
+
+    def exactly(rows: torch.Tensor) -> None:
+        on = rows.to(h.device)
+        out_items[on], out_scores[on] = exact_top(h[on], table, [exclude[int(r)] for r in rows], width)
+
+    found = torch.isfinite(out_scores[:, -1])
+    short = torch.nonzero(~found).view(-1).cpu()
+    if short.numel():  # the index found fewer than k items: no threshold, so these rows score every item
+        exactly(short)
+    # every item of the true top k scores at least the k-th exact score found: certify against all items
+    rows = torch.nonzero(found).view(-1).cpu()
+    if not rows.numel():
+        return
+    limit = rows.numel() * (_SURVIVORS_PER_ITEM * width + _SURVIVORS_SPARE)
+    hits = survivors(h[rows], out_scores[rows, -1], index.scan_table(table), limit)
+    if hits is None:  # ties by the thousand at the threshold: score every item of these rows instead
+        log.debug("the bounded scan found over %d items for %d rows: scoring them exactly", limit, len(rows))
+        exactly(rows)
+        return
+    on = rows.to(h.device)
+    ids = per_row(*hits, rows.numel(), width).to(h.device)
+    out_items[on], out_scores[on] = select_top(ids, _masked_scores(h[on], table, ids, excl[on]), width)
 
 
 def _masked_scores(h: torch.Tensor, table: torch.Tensor, ids: torch.Tensor, excluded: torch.Tensor) -> torch.Tensor:
