@@ -316,8 +316,8 @@ class SASRec:
         logit_dtype = resolve_precision(cfg.precision, device)
         self.loss_ = resolve_loss(cfg.loss, data.n_items, device, logit_dtype)
         self.precision_ = None if self.loss_ != "full" else "bf16" if logit_dtype == torch.bfloat16 else "fp32"
-        # the device type to autocast on, or None ('auto' picks bf16 on a CPU only, as for the logits)
-        autocast = device.type if resolve_precision(cfg.train_precision, device) == torch.bfloat16 else None
+        # bfloat16 autocast of the Transformer ('auto' picks it on a CPU only, as for the logits)
+        autocast = resolve_precision(cfg.train_precision, device) == torch.bfloat16
         # on a CPU the chunked loss beats the one-product loss even in float32 (losses.ChunkedFullCE)
         chunked = device.type == "cpu"
         sampler = None
@@ -364,7 +364,7 @@ class SASRec:
                 keep = y > 0
                 if sampler is None:  # full softmax over every item, all positions at once
                     table = net.item_table()
-                    with torch.autocast(autocast or device.type, dtype=torch.bfloat16, enabled=autocast is not None):
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                         states = net(x, uv, table)[keep]
                     loss = full_ce_loss(states.float(), y[keep], table, chunked, logit_dtype)
                 else:  # the same negatives for every position of the batch
@@ -401,7 +401,7 @@ class SASRec:
     @staticmethod
     def _sampled_step(net: SASRecNet, x: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor,
                       uv: torch.Tensor | None, negatives: torch.Tensor, log_q: torch.Tensor | None,
-                      autocast: str | None = None) -> torch.Tensor:
+                      autocast: bool = False) -> torch.Tensor:
         """Sampled-softmax loss of one batch, building only the item rows the batch touches.
 
         The batch's inputs, targets and negatives are a few thousand of the catalogue's items, so their
@@ -412,7 +412,7 @@ class SASRec:
         ids, inv = torch.unique(torch.cat([zero, x.flatten(), targets, negatives]), return_inverse=True)
         n_x, n_t = x.numel(), targets.numel()
         rows = net.item_rows(ids)
-        with torch.autocast(autocast or x.device.type, dtype=torch.bfloat16, enabled=autocast is not None):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
             h = net(inv[1:1 + n_x].view_as(x), uv, rows)
         return sampled_softmax_loss(h[keep].float(), inv[1 + n_x:1 + n_x + n_t], rows, inv[1 + n_x + n_t:],
                                     None if log_q is None else log_q[ids])
