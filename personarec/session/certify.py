@@ -4,18 +4,28 @@ An index returns ``k`` real items per session, re-scored exactly (:func:`persona
 the ``k``-th best of those exact scores, ``t``, is a lower bound on the true ``k``-th best score, so every
 item of the true top ``k`` scores at least ``t``. One pass of bfloat16 inner products over every item
 (a blocked matrix product: ~2× float32's speed on a CPU with AVX512-BF16, and never more than a few MB
-of scores in flight) keeps the items whose approximate score reaches ``t - δ``, where ``δ`` bounds the
-rounding error of that pass; those few items are re-scored exactly and the top ``k`` taken again.
-The result is the exact top ``k`` bit for bit, whatever the index missed, and the pass costs no
-sorting or selection over the catalogue: ``t - δ`` is folded into the product as one more column
-(score minus threshold), so an item survives when the sign bit of its bfloat16 result is clear,
-tested four at a time on the raw bits.
+of scores in flight) keeps the items ``x`` whose approximate score reaches ``t - δ(x)``, where ``δ(x)``
+bounds the rounding error of that pass for that item; those few items are re-scored exactly and the top
+``k`` taken again. The result is the exact top ``k`` bit for bit, whatever the index missed, and the pass
+costs no sorting or selection over the catalogue: ``δ(x) - t`` is folded into the product as two more
+columns (each item's norm, times ``a |h|``; ones, times ``b |t| - t``), so an item survives when the
+sign bit of its bfloat16 result is clear, tested four at a time on the raw bits.
 
-Error bound (``u = 2^-9``, bfloat16's unit roundoff; products of bfloat16 inputs accumulated in float32
-as AVX512-BF16 and oneDNN do): rounding ``h`` and ``x`` costs at most ``(2u + u²) Σ|h_i x_i|``, rounding
-the threshold column ``u |t'|``, and the float32 sum of ``d + 1`` terms ``(d + 1) 2^-24`` of their
-absolute sum; rounding the result to bfloat16 keeps its sign. With ``Σ|h_i x_i| ≤ |h| max|x|`` all
-of it stays below ``δ = 2^-7 (|h| max|x| + |t|)`` for ``d < 2^15`` (about half of ``δ`` is headroom).
+Error bound, ``δ(x) = a |h| |x| + b |t|`` with ``a = 2^-7 + 2^-10`` and ``b = 2^-8 + 2^-10``, for
+``d ≤ 2000`` (:data:`MAX_DIM`). Notation: ``u = 2^-8`` is bfloat16's unit roundoff (8 significant bits),
+``γ = 2^-13 ≥ (d + 2) 2^-24 / (1 - (d + 2) 2^-24)`` bounds the relative error of float32 sums of up to
+``d + 2`` terms, and the exact score ``e`` is the float32 product, so ``|e - h·x| ≤ γ |h| |x|``. The scan
+rounds its inputs to bfloat16 (to nearest) and multiplies them exactly, accumulating in float32
+(AVX512-BF16, oneDNN). Against the real value ``V = h·x + a |h| |x| + b |t| - t`` of what it computes,
+the rounded inputs cost at most ``(2u + u²)(1 + a) |h| |x|`` on the item and norm columns (``Σ|h_i x_i| ≤
+|h| |x|``) and ``u (1 + b) |t|`` on the threshold column, and the float32 sum ``γ`` of the absolute sum
+of its terms (at most ``1.008 ((1 + a) |h| |x| + (1 + b) |t|)``); rounding the result to bfloat16 keeps
+its sign. If ``e ≥ t`` then ``V ≥ (a - γ) |h| |x| + b |t|``, which exceeds all those errors when
+``a - γ ≥ (1 + a)(2u + u² + 1.008 γ)`` (``a ≥ 0.00814`` needed, ``a = 0.00879``) and ``b ≥ (1 + b)(u +
+1.008 γ)`` (``b ≥ 0.00405`` needed, ``b = 0.00488``); the float32 rounding of ``|h|``, ``|x|`` and the
+coefficients, well under ``2^-13`` relative, stays inside those margins. So every item with ``e ≥ t``
+survives. An item's own norm in ``δ(x)``, instead of the catalogue's largest, halves ``δ`` for a typical
+item of a trained table and cuts the survivors to re-score (bench/README.md, "Certified retrieval").
 """
 
 from __future__ import annotations
@@ -33,9 +43,12 @@ from personarec.cpu import cpu_bf16_native
 log = logging.getLogger(__name__)
 
 #: items per block of the scan: a (rows × block) bfloat16 score block of a few MB stays in cache
-_BLOCK = 4096
-#: the relative bound δ / (|h| max|x| + |t|) (module docstring)
-_REL_BOUND = 2.0 ** -7
+_BLOCK = 8192
+#: δ(x) = a |h| |x| + b |t| (module docstring)
+_A = 2.0 ** -7 + 2.0 ** -10
+_B = 2.0 ** -8 + 2.0 ** -10
+#: the largest item dimension the error bound is derived for (module docstring)
+MAX_DIM = 2000
 #: int64 words with the sign bit of each packed 16- or 32-bit score
 _SIGNS = {torch.bfloat16: np.int64(np.uint64(0x8000_8000_8000_8000).view(np.int64)),
           torch.float32: np.int64(np.uint64(0x8000_0000_8000_0000).view(np.int64))}
@@ -44,38 +57,36 @@ _WORDS = {torch.bfloat16: torch.int16, torch.float32: torch.int32}
 
 @dataclass(frozen=True)
 class ScanTable:
-    """Rows ``1..n`` of an item table in the scan's precision with a column of ones appended (the threshold
-    column), and the largest row norm (for ``δ``).
+    """Rows ``1..n`` of an item table in the scan's precision with two columns appended: each row's norm
+    (its share of ``δ``) and ones (the threshold column).
 
     Attributes:
-        rows: (n, d + 1) bfloat16 on a CPU that multiplies it natively, else float32.
-        max_norm: max over items of the float32 row norm.
+        rows: (n, d + 2) bfloat16 on a CPU that multiplies it natively, else float32.
         source: the table it was made from (identity: a new table makes a new scan table).
     """
 
     rows: torch.Tensor
-    max_norm: float
     source: torch.Tensor
 
     @classmethod
     def of(cls, table: torch.Tensor, dtype: torch.dtype | None = None) -> ScanTable:
         """The scan table of ``table`` ((n_items + 1) × d, row 0 padding); ``dtype`` bfloat16 or float32,
         ``None``: bfloat16 where the CPU multiplies it natively."""
-        if table.shape[1] >= 2 ** 15:
-            raise ValueError(f"the bounded scan's error bound holds below 32768 dimensions, not {table.shape[1]}")
+        if table.shape[1] > MAX_DIM:
+            raise ValueError(f"the bounded scan's error bound holds up to {MAX_DIM} dimensions, not "
+                             f"{table.shape[1]}; set session.ann_verify = false for wider item tables")
         if dtype is None:
             dtype = torch.bfloat16 if cpu_bf16_native() else torch.float32
         if dtype not in _SIGNS:
             raise ValueError(f"the bounded scan runs in bfloat16 or float32, not {dtype}")
         x = table[1:].detach().to("cpu", torch.float32)
-        rows = torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1).to(dtype).contiguous()
-        max_norm = float(x.norm(dim=1).max()) if x.shape[0] else 0.0
-        return cls(rows, max_norm, table)
+        rows = torch.cat([x, x.norm(dim=1, keepdim=True), x.new_ones(x.shape[0], 1)], dim=1).to(dtype).contiguous()
+        return cls(rows, table)
 
 
 def survivors(h: torch.Tensor, thresholds: torch.Tensor, scan: ScanTable, limit: int | None = None
               ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Every (row, item) whose scan score reaches ``threshold - δ``: a superset of the items scoring at
+    """Every (row, item) whose scan score reaches ``threshold - δ(item)``: a superset of the items scoring at
     least ``threshold`` exactly (module docstring). Returns (rows, items), items 1-based as in the table;
     ``None`` once more than ``limit`` pairs turn up (massive ties at the threshold: the caller scores
     those rows exactly instead of holding a pair per item).
@@ -86,8 +97,8 @@ def survivors(h: torch.Tensor, thresholds: torch.Tensor, scan: ScanTable, limit:
     """
     h = h.detach().to("cpu", torch.float32)
     t = thresholds.detach().to("cpu", torch.float32)
-    delta = _REL_BOUND * (h.norm(dim=1) * scan.max_norm + t.abs())
-    query = torch.cat([h, -(t - delta)[:, None]], dim=1).to(scan.rows.dtype)
+    # score + a |h| |x| + b |t| - t: the norm column carries each item's own share of δ
+    query = torch.cat([h, _A * h.norm(dim=1, keepdim=True), (_B * t.abs() - t)[:, None]], dim=1).to(scan.rows.dtype)
     n = scan.rows.shape[0]
     workers = max(1, min(torch.get_num_threads(), math.ceil(n / _BLOCK)))
     per_worker = math.ceil(math.ceil(n / _BLOCK) / workers) * _BLOCK

@@ -39,6 +39,27 @@ def test_survivors_hold_every_item_at_or_above_the_threshold(dtype: torch.dtype)
     assert all(1 <= i <= N_ITEMS for _, i in got)
 
 
+@pytest.mark.parametrize("dim", [3, 64, 700, certify.MAX_DIM])
+def test_survivors_are_sound_across_dimensions_and_item_norms(dim: int) -> None:
+    # δ is per item (its own norm): items 1000× apart in norm, thresholds on an exact score and its ties
+    g = torch.Generator().manual_seed(dim)
+    table = torch.randn(3_001, dim, generator=g) * torch.logspace(-1.5, 1.5, 3_001)[:, None]
+    table[1:200] = table[1:200] * 1e-3 + table[200]  # near-duplicates of one item: scores packed around its own
+    h = torch.randn(16, dim, generator=g)
+    exact = h @ table[1:].T
+    t = torch.sort(exact, dim=1, descending=True).values[:, 150]
+    rows, items = survivors(h, t, ScanTable.of(table, torch.bfloat16))
+    got = {(int(r), int(i)) for r, i in zip(rows, items, strict=True)}
+    want = {(int(r), int(c) + 1) for r, c in torch.nonzero(exact >= t[:, None]).tolist()}
+    assert want <= got
+    assert len(got) < 0.5 * len(h) * 3_000
+
+
+def test_the_scan_refuses_tables_wider_than_its_error_bound() -> None:
+    with pytest.raises(ValueError, match="ann_verify"):
+        ScanTable.of(torch.zeros(3, certify.MAX_DIM + 1))
+
+
 def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest.MonkeyPatch) -> None:
     table = _table(seed=2)
     h = torch.randn(20, table.shape[1], generator=torch.Generator().manual_seed(2))
