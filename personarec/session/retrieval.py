@@ -398,8 +398,12 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         if ids.shape[1] < width:  # a catalogue smaller than k: pad with item 0 (masked), as exact_top has
             ids = torch.cat([ids, ids.new_zeros(ids.shape[0], width - ids.shape[1])], dim=1)
         scores = _masked_scores(h[rows], table, ids, excl[rows])
-        items, top = select_top(ids, scores, width)
-        out_items[rows], out_scores[rows] = items, top
+        if options.verify:  # only the k-th exact score matters: the certification picks the items
+            top = torch.topk(scores, width, dim=1).values
+        else:
+            items, top = select_top(ids, scores, width)
+            out_items[rows] = items
+        out_scores[rows] = top
         if fetch >= n:
             break
         # rows to fetch again: too few unmasked items; uncertified, also a k-th score that ties the weakest
@@ -417,8 +421,9 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
 
 def _certify(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Sequence[np.ndarray],
              excl: torch.Tensor, width: int, out_items: torch.Tensor, out_scores: torch.Tensor) -> None:
-    """Replace each row of (out_items, out_scores) by the exact top ``width`` (:func:`ann_top`'s ``verify``),
-    in place; ``excl`` is :func:`_exclusion` of ``exclude``, sorted per row."""
+    """Fill (out_items, out_scores) with the exact top ``width`` per row (:func:`ann_top`'s ``verify``), in
+    place. On entry ``out_scores`` holds the best exact scores the index found, -inf padded (its last column,
+    the ``width``-th, is the threshold); ``excl`` is :func:`_exclusion` of ``exclude``, sorted per row."""
 
     def exactly(rows: torch.Tensor) -> None:
         on = rows.to(h.device)
