@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from personarec.session.fit import Variant, fit_variants
+from personarec.session.fit import Variant, _expected_cost, fit_variants
 from personarec.session.sasrec import SASRecConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,3 +35,12 @@ def test_parallel_training_equals_sequential_training() -> None:
         session = [np.array([1, 2, 3])]
         uv = {"persona": users[:1], "history": users[:1, ::-1].copy()}.get(name)
         torch.testing.assert_close(a.score_sessions(session, uv), b.score_sessions(session, uv))
+
+
+def test_the_queue_starts_with_the_variants_that_cost_most_per_epoch() -> None:
+    vec = np.zeros((3, 2), dtype=np.float32)
+    variants = [Variant("sasrec"), Variant("history", vec, vec), Variant("persona", vec, vec),
+                Variant("persona_ref", vec, vec), Variant("persona_ids", vec)]
+    queue = sorted(variants, key=_expected_cost, reverse=True)
+    # persona variants first (LLM item vectors before ID-only), then history, plain SASRec last
+    assert [v.name for v in queue] == ["persona", "persona_ref", "persona_ids", "history", "sasrec"]
