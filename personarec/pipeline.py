@@ -136,7 +136,7 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("DBpedia enrichment", 18.0),
     ("LLM item embeddings", 40.0),
     ("personas", 28.0),
-    ("evaluation (full ranking, history masked)", 407.0),
+    ("evaluation (full ranking, history masked)", 385.0),
     ("batch recommendations", 15.0),
 )
 
