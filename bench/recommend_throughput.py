@@ -423,7 +423,7 @@ def ann_compare(args: argparse.Namespace, out: dict[str, Any]) -> None:
                     runs.append({"index": "ivf-pq", "nlist": args.nlist})
                 if n in hnsw_sizes:
                     runs.append({"index": "hnsw", "hnsw_m": args.hnsw_m, "ef_construction": args.ef_construction})
-                ann = _spawn({**base, "mode": "ann", "runs": runs,
+                ann = _spawn({**base, "mode": "ann", "runs": runs, "batch": args.ann_batch or batch,
                               "search": {"ivf": [{"nprobe": p} for p in nprobes], "ivf-pq": pq_search,
                                          "hnsw": [{"ef_search": e} for e in efs]}})
             out["compare"].append({"items": n, "catalogue": kind, "exact": exact, "ann": ann})
@@ -462,6 +462,9 @@ def main() -> None:
     ann.add_argument("--catalogues", default="isotropic,trained-like")
     ann.add_argument("--trained", type=Path, default=None, help="a TrainedModels.save folder (trained-like)")
     ann.add_argument("--ann-users", type=int, default=2048, help="users per size (half at >= 1M items)")
+    ann.add_argument("--ann-batch", type=int, default=None,
+                     help="users per call for the index runs (default: the exact run's, at most 128 at 1M items, "
+                          "where exact scoring holds a batch x items float32 matrix; the batch job's own is 256)")
     ann.add_argument("--nlist", type=int, default=None, help="IVF cells (default: 4 sqrt(items))")
     ann.add_argument("--nprobes", default="64,128,256,512", help="IVF cells scanned, one run each")
     ann.add_argument("--pq-search", default="512:16,512:32,1024:32",
