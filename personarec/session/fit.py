@@ -49,7 +49,7 @@ def _expected_cost(variant: Variant) -> int:
     pays for its user token and LLM item projection each epoch and, on Beauty, ran the most epochs in
     all three GPU seeds (bench/results/eval-beauty: 40-52 against 26-42); started last, it trained alone
     on one core for half of a CPU run (bench/results/eval-beauty-fullbf16-cpu-hdgi). The LLM item
-    projection alone costs 5-25% per epoch (history against plain SASRec: 3.40 against 3.24 s on
+    projection alone costs 5-26% per epoch (history against plain SASRec: 3.40 against 3.24 s on
     MovieLens-100K, 17.7-24.0 against 15.2-20.2 s on Beauty), and on MovieLens-100K the history model
     also ran more epochs in three of four runs (31-44 against 21-35). Queued after it, plain SASRec is the
     one left alone at the end: with the main job's model times at 77bb8aa (persona 225 s, HDGI persona
