@@ -228,11 +228,14 @@ def _run_two_stage(models: TrainedModels, item_ids: list[str], sess: list[np.nda
                    batch: int, k: int) -> tuple[float, list[list[str]], np.ndarray]:
     """Seconds of the whole two-stage call over all users, their top-k ids, and the candidates it reranked."""
     rec = models.recommender()
+
+    def users(idx: range) -> UserBatch:
+        return UserBatch(ids=[str(j) for j in idx], histories=[[item_ids[i - 1] for i in sess[j]] for j in idx],
+                         personas=[personas[j].tolist() for j in idx])
+
     # warm-up, untimed: one full batch (the scan copy of the table, the kernels for the batch's shapes,
     # the heap's growth to a batch's working set: what a job over many batches pays once)
-    w = range(min(batch, len(sess)))
-    rec.recommend(UserBatch(ids=[f"w{j}" for j in w], histories=[[item_ids[i - 1] for i in sess[j]] for j in w],
-                            personas=[personas[j].tolist() for j in w]), k)
+    rec.recommend(users(range(min(batch, len(sess)))), k)
     seconds, tops, cands = 0.0, [], []
     generate = TrainedModels.candidates
 
@@ -243,9 +246,7 @@ def _run_two_stage(models: TrainedModels, item_ids: list[str], sess: list[np.nda
 
     models.candidates = recording  # type: ignore[method-assign]  # keep what the call itself retrieved
     for start in range(0, len(sess), batch):
-        idx = list(range(start, min(len(sess), start + batch)))
-        b = UserBatch(ids=[str(j) for j in idx], histories=[[item_ids[i - 1] for i in sess[j]] for j in idx],
-                      personas=[personas[j].tolist() for j in idx])
+        b = users(range(start, min(len(sess), start + batch)))
         t = time.perf_counter()
         items, _ = rec.recommend(b, k)
         seconds += time.perf_counter() - t

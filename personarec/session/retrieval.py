@@ -409,10 +409,11 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
         # rows to fetch again: too few unmasked items; uncertified, also a k-th score that ties the weakest
         # fetched one (the tie could continue beyond; the certifying scan finds every tied item itself)
         finite = torch.isfinite(scores)
-        again = finite.sum(1) < width
+        n_finite = finite.sum(1)
+        again = n_finite < width
         if not options.verify:
             weakest = torch.where(finite, scores, torch.full_like(scores, float("inf"))).min(1).values
-            again |= torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (finite.sum(1) > 0)
+            again |= torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (n_finite > 0)
         rows, fetch = rows[again], fetch * 2
     if options.verify:
         _certify(h, table, index, exclude, excl, width, out_items, out_scores)
