@@ -24,7 +24,8 @@ the exact candidates, and the **share of users whose final top-10 is identical**
 ANN is run at each ``--nprobes`` (IVF) and, where ``--hnsw-sizes`` says, with an HNSW index at each
 ``--ef-searches``; ``--pq-search`` runs the IVF-PQ index at each ``nprobe:refine``, certified by the
 bounded scan (``session.ann_verify``, exact by construction) unless the entry ends in ``:0``.
-``--crossover`` adds exact vs ANN users/s at small sizes (where ``auto`` switches).
+``--crossover`` adds exact vs ANN users/s at small sizes (where ``auto`` switches). ``--device cuda`` runs
+the networks, the exact scores and the certifying scan on a GPU (the FAISS index stays on the CPU).
 
 Two synthetic catalogues, because an index's recall depends on the geometry of the item vectors:
 
@@ -264,12 +265,17 @@ def ann_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     models = catalogue_models(cfg["catalogue"], cfg["items"], cfg["seed"], cfg["threads"],
                               Path(cfg["trained"]) if cfg["trained"] else None)
+    device = torch.device(cfg.get("device", "cpu"))
+    for model in (models.sasrec, models.persona):
+        if model is not None and model.net_ is not None:
+            model.net_.to(device)
     setup_s = time.perf_counter() - t0
     sess = sessions(cfg["users"], cfg["items"], 50, rng)
     personas = _persona_inputs(models, cfg["users"], rng)
     item_ids = models.item_ids
     out: dict[str, Any] = {"items": cfg["items"], "catalogue": cfg["catalogue"], "users": cfg["users"],
-                           "batch": cfg["batch"], "k": cfg["k"], "mode": cfg["mode"], "setup_s": setup_s}
+                           "batch": cfg["batch"], "k": cfg["k"], "mode": cfg["mode"], "device": str(device),
+                           "setup_s": setup_s}
     ref = Path(cfg["ref"])
     if cfg["mode"] == "exact":
         models.retrieval = RetrievalOptions(mode="exact")
@@ -300,6 +306,8 @@ def ann_worker(cfg: dict[str, Any]) -> dict[str, Any]:
                 runs.append(res)
         out["runs"] = runs
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device.type == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
 
 
@@ -412,11 +420,12 @@ def ann_compare(args: argparse.Namespace, out: dict[str, Any]) -> None:
             continue
         for n in [int(x) for x in args.ann_sizes.split(",") if x]:
             users = args.ann_users if n < 1_000_000 else args.ann_users // 4
-            batch = args.batch if n < 1_000_000 else min(args.batch, 128)
+            # a 128 x 1M score matrix is 0.5 GB of a CPU's memory (exact_top bounds it per call anyway)
+            batch = args.batch if n < 1_000_000 or args.device != "cpu" else min(args.batch, 128)
             with tempfile.TemporaryDirectory() as tmp:
                 base = {"items": n, "catalogue": kind, "users": users, "batch": batch, "k": args.k,
                         "seed": args.seed, "threads": args.threads, "trained": str(args.trained or ""),
-                        "ref": str(Path(tmp) / "exact.npz")}
+                        "ref": str(Path(tmp) / "exact.npz"), "device": args.device}
                 exact = _spawn({**base, "mode": "exact"})
                 print(json.dumps(exact), flush=True)
                 runs = [{"index": "ivf", "nlist": args.nlist}] if nprobes else []
@@ -478,6 +487,8 @@ def main() -> None:
     ann.add_argument("--crossover", default="", help="sizes for exact vs ANN users/s (e.g. 10000,30000,100000)")
     ann.add_argument("--crossover-nprobe", type=int, default=256)
     ann.add_argument("--real-check", action="store_true", help="recall on the --trained model's own table")
+    ann.add_argument("--device", default="cpu", help="where the networks, the scores and the scan run "
+                                                     "(cuda: a GPU; the FAISS index stays on the CPU)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -488,7 +499,8 @@ def main() -> None:
         args.out = args.out or ROOT / "bench" / "results" / "recommend_throughput_ann.json"
         ann_results: dict[str, Any] = {
                    "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                               "torch_threads": args.threads, "loadavg_before": os.getloadavg()},
+                               "torch_threads": args.threads, "loadavg_before": os.getloadavg(),
+                               "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
                    "architecture": "persona-SASRec top-100 -> SASRec rerank -> top-k; hidden 64, 2 layers, 2 heads, "
                                    "max_len 50; every user has a persona (persona-SASRec generates)",
                    "command": " ".join(sys.argv)}

@@ -153,7 +153,7 @@ class TrainedModels:
         model: SASRec = getattr(self, name)
         table = self.item_table(name)
         h = model.final_states(sessions, user_vectors, table)
-        if self.retrieval.use_index(len(self.item_ids)):
+        if self.retrieval.use_index(len(self.item_ids), h.device):
             items, scores = ann_top(h, table, self.item_index(name), exclude, k, self.retrieval)
         else:
             items, scores = exact_top(h, table, exclude, k)

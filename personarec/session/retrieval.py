@@ -120,9 +120,16 @@ class RetrievalOptions:
         nprobe, refine = VERIFIED_SEARCH if self.verify else UNVERIFIED_SEARCH
         return self.nprobe or nprobe, self.refine or refine
 
-    def use_index(self, n_items: int) -> bool:
-        """True when candidates over ``n_items`` items come from the index."""
-        return self.mode == "ann" or (self.mode == "auto" and n_items >= self.min_items)
+    def use_index(self, n_items: int, device: torch.device | str = "cpu") -> bool:
+        """True when candidates over ``n_items`` items, for queries on ``device``, come from the index.
+
+        ``auto`` uses it from ``min_items`` items on, on a CPU only: the index is a CPU (FAISS) structure,
+        and a GPU scores every item of a 1M catalogue faster than the CPU searches it (bench/README.md
+        "Retrieval on a GPU").
+        """
+        if self.mode != "auto":
+            return self.mode == "ann"
+        return n_items >= self.min_items and torch.device(device).type == "cpu"
 
     def build_params(self, n_items: int) -> dict[str, Any]:
         """The parameters that shape a built index (part of its tag: a change rebuilds it)."""
@@ -356,11 +363,24 @@ def _augment(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.hstack([x, extra[:, None]]))
 
 
+#: most float32 scores :func:`exact_top` holds at once (512 MiB): larger batches are scored in row chunks
+EXACT_SCORE_ELEMENTS = 1 << 27
+
+
 def exact_top(h: torch.Tensor, table: torch.Tensor, exclude: Sequence[np.ndarray], k: int
               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` items by exact inner product over the whole table, ``exclude`` and padding masked."""
+    """Top-``k`` items by exact inner product over the whole table, ``exclude`` and padding masked.
+
+    The (rows, n_items + 1) score matrix is built for at most :data:`EXACT_SCORE_ELEMENTS` scores at a time
+    (256 users × 1M items would otherwise take 1 GiB, on a GPU as on a CPU); chunks of rows give the same
+    results, since :func:`score_all` pads every product alike.
+    """
     from personarec.session.rerank import top_candidates
 
+    step = max(MIN_PRODUCT_ROWS, EXACT_SCORE_ELEMENTS // table.shape[0])
+    if h.shape[0] > step:
+        parts = [exact_top(h[i:i + step], table, exclude[i:i + step], k) for i in range(0, h.shape[0], step)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     scores = score_all(h, table)
     excl = _exclusion(exclude, scores.device)
     scores.scatter_(1, excl, float("-inf"))

@@ -195,6 +195,27 @@ def test_auto_uses_the_index_from_the_measured_size_on() -> None:
     assert RetrievalOptions(mode="ann").use_index(10) and not RetrievalOptions(mode="exact", min_items=1).use_index(10)
 
 
+def test_auto_scores_every_item_on_a_gpu_and_ann_still_means_the_index() -> None:
+    options = RetrievalOptions(mode="auto", min_items=1000)
+    assert options.use_index(10**6, torch.device("cpu")) and not options.use_index(10**6, torch.device("cuda"))
+    assert not options.use_index(10**6, "cuda:1")
+    assert RetrievalOptions(mode="ann").use_index(10, "cuda") and not RetrievalOptions(mode="exact").use_index(10**6)
+
+
+def test_exact_top_in_row_chunks_equals_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    from personarec.session import retrieval
+
+    g = torch.Generator().manual_seed(5)
+    table = torch.randn(N_ITEMS + 1, 8, generator=g)
+    table[11:41] = table[41:71]  # ties across the chunk boundary's rows alike
+    h = torch.randn(50, 8, generator=g)
+    exclude = [np.arange(1 + r % 7, 30 + r, 3) for r in range(50)]
+    whole = exact_top(h, table, exclude, 20)
+    monkeypatch.setattr(retrieval, "EXACT_SCORE_ELEMENTS", 16 * (N_ITEMS + 1))  # 16 rows per product
+    chunked = exact_top(h, table, exclude, 20)
+    assert torch.equal(whole[0], chunked[0]) and torch.equal(whole[1], chunked[1])
+
+
 def test_hnsw_index_finds_the_top_items_of_a_small_catalogue() -> None:
     g = torch.Generator().manual_seed(9)
     table = torch.randn(N_ITEMS + 1, 8, generator=g)
