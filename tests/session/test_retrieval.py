@@ -14,7 +14,15 @@ from personarec.jobs.base import UserBatch
 from personarec.session.models import TrainedModels
 from personarec.session.popular import MostPopular
 from personarec.session.rerank import rerank, top_candidates
-from personarec.session.retrieval import ItemIndex, RetrievalOptions, ann_top, exact_top, table_digest
+from personarec.session.retrieval import (
+    ItemIndex,
+    RetrievalOptions,
+    ann_top,
+    exact_top,
+    score_all,
+    score_items,
+    table_digest,
+)
 from personarec.session.sasrec import SASRec, SASRecConfig, SASRecNet
 
 N_ITEMS = 300
@@ -200,6 +208,16 @@ def test_auto_scores_every_item_on_a_gpu_and_ann_still_means_the_index() -> None
     assert options.use_index(10**6, torch.device("cpu")) and not options.use_index(10**6, torch.device("cuda"))
     assert not options.use_index(10**6, "cuda:1")
     assert RetrievalOptions(mode="ann").use_index(10, "cuda") and not RetrievalOptions(mode="exact").use_index(10**6)
+
+
+@pytest.mark.parametrize(("rows", "k", "dim"), [(1, 5, 8), (15, 3, 64), (50, 37, 64), (256, 132, 64), (40, 341, 66)])
+def test_score_items_equals_the_full_products_columns_bit_for_bit(rows: int, k: int, dim: int) -> None:
+    g = torch.Generator().manual_seed(rows + k)
+    table = torch.randn(20_001, dim, generator=g) * torch.rand(20_001, 1, generator=g) * 4
+    h = torch.randn(rows, dim, generator=g)
+    items = torch.randint(0, 20_001, (rows, k), generator=g)
+    items[0, : min(k, 3)] = items[-1, 0]  # duplicates, across rows and groups too
+    assert torch.equal(score_items(h, table, items), score_all(h, table).gather(1, items))
 
 
 def test_exact_top_in_row_chunks_equals_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
