@@ -166,7 +166,7 @@ def job_run(dataset: str, k: int, batch: int, seed: int, threads: int) -> dict[s
 # ----------------------------------------------------------------------------- exact vs ANN retrieval
 def _gaussian_like(table: torch.Tensor, n: int, rng: np.random.Generator) -> torch.Tensor:
     """(n + 1, d) rows drawn from a Gaussian with the mean and covariance of ``table``'s rows 1..; row 0 zero."""
-    x = table[1:].double().numpy()
+    x = table[1:].double().cpu().numpy()
     mean, cov = x.mean(0), np.cov(x, rowvar=False)
     chol = np.linalg.cholesky(cov + 1e-9 * np.eye(cov.shape[0]))
     out = np.zeros((n + 1, x.shape[1]), dtype=np.float32)
@@ -309,6 +309,15 @@ def ann_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     if device.type == "cuda":
         out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
+
+
+def cpu_features() -> list[str]:
+    """The CPU's bfloat16/AMX flags from /proc/cpuinfo (the scan's speed depends on them); [] elsewhere."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    return sorted(f for f in flags.split(":", 1)[1].split() if f in ("avx512_bf16", "amx_bf16", "amx_tile", "amx_int8"))
 
 
 def _index_mb(index: Any) -> float:
@@ -499,6 +508,7 @@ def main() -> None:
         args.out = args.out or ROOT / "bench" / "results" / "recommend_throughput_ann.json"
         ann_results: dict[str, Any] = {
                    "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                               "cpu_features": cpu_features(),
                                "torch_threads": args.threads, "loadavg_before": os.getloadavg(),
                                "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
                    "architecture": "persona-SASRec top-100 -> SASRec rerank -> top-k; hidden 64, 2 layers, 2 heads, "
@@ -508,7 +518,8 @@ def main() -> None:
         return
     args.out = args.out or ROOT / "bench" / "results" / "recommend_throughput.json"
     results: dict[str, Any] = {"machine": {"cpu": platform.processor() or platform.machine(),
-                                           "cores": os.cpu_count(), "torch_threads": args.threads,
+                                           "cores": os.cpu_count(), "cpu_features": cpu_features(),
+                                           "torch_threads": args.threads,
                                            "loadavg_before": os.getloadavg()},
                                "architecture": "persona-SASRec top-100 -> SASRec rerank -> top-k; hidden 64, "
                                                "2 layers, 2 heads, max_len 50; untrained weights (cost only)",
