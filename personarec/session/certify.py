@@ -9,7 +9,8 @@ bounds the rounding error of that pass for that item; those few items are re-sco
 ``k`` taken again. The result is the exact top ``k`` bit for bit, whatever the index missed, and the pass
 costs no sorting or selection over the catalogue: ``δ(x) - t`` is folded into the product as two more
 columns (each item's norm, times ``a |h|``; ones, times ``b |t| - t``), so an item survives when the
-sign bit of its bfloat16 result is clear, tested four at a time on the raw bits.
+sign bit of its bfloat16 result is clear: read as a signed integer, the result is then ≥ 0, so a group of
+128 results holds a survivor exactly when its integer maximum is ≥ 0, and only such groups are looked into.
 
 Error bound, ``δ(x) = a |h| |x| + b |t|`` with ``a = 2^-7 + 2^-10`` and ``b = 2^-8 + 2^-10``, for
 ``d ≤ 2000`` (:data:`MAX_DIM`). Notation: ``u = 2^-8`` is bfloat16's unit roundoff (8 significant bits),
@@ -49,10 +50,12 @@ _A = 2.0 ** -7 + 2.0 ** -10
 _B = 2.0 ** -8 + 2.0 ** -10
 #: the largest item dimension the error bound is derived for (module docstring)
 MAX_DIM = 2000
-#: int64 words with the sign bit of each packed 16- or 32-bit score
-_SIGNS = {torch.bfloat16: np.int64(np.uint64(0x8000_8000_8000_8000).view(np.int64)),
-          torch.float32: np.int64(np.uint64(0x8000_0000_8000_0000).view(np.int64))}
+#: the signed integers a score's bits are read as: ≥ 0 exactly where its sign bit is clear
 _WORDS = {torch.bfloat16: torch.int16, torch.float32: torch.int32}
+#: scores per group whose integer maximum is tested first: survivors are a few in 10,000, so most
+#: groups are passed over after one vectorised reduction (a block's test took ~30% less time than
+#: testing every score's sign bit, 1M items × 256 rows on one core)
+_GROUP = 128
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class ScanTable:
                              f"{table.shape[1]}; set session.ann_verify = false for wider item tables")
         if dtype is None:
             dtype = torch.bfloat16 if cpu_bf16_native() else torch.float32
-        if dtype not in _SIGNS:
+        if dtype not in _WORDS:
             raise ValueError(f"the bounded scan runs in bfloat16 or float32, not {dtype}")
         x = table[1:].detach().to("cpu", torch.float32)
         rows = torch.cat([x, x.norm(dim=1, keepdim=True), x.new_ones(x.shape[0], 1)], dim=1).to(dtype).contiguous()
@@ -125,24 +128,26 @@ def _scan(query: torch.Tensor, table: torch.Tensor, lo: int, hi: int, single: bo
     ``cap`` of them."""
     if single:
         torch.set_num_threads(1)  # this worker thread's own setting (OpenMP's is per thread)
-    sign, word = _SIGNS[query.dtype], _WORDS[query.dtype]
-    per = 8 // query.element_size()  # scores per int64 word
+    word = _WORDS[query.dtype]
     rows_out: list[np.ndarray] = []
     items_out: list[np.ndarray] = []
     found = 0
     for start in range(lo, hi, _BLOCK):
-        block = torch.mm(query, table[start:min(hi, start + _BLOCK)].T)
-        width = block.shape[1]
-        if width % per:  # a last, partial block: pad so whole int64 words cover it (padding is negative)
-            block = torch.cat([block, block.new_full((block.shape[0], per - width % per), -1.0)], dim=1)
-        flat = block.view(word).numpy().reshape(-1)
-        words = np.flatnonzero((flat.view(np.int64) & sign) != sign)
-        if not words.size:
+        block = torch.mm(query, table[start:min(hi, start + _BLOCK)].T).view(word)
+        n_rows, width = block.shape
+        if width % _GROUP:  # a last, partial block: every score tested
+            pos = np.flatnonzero(block.numpy().reshape(-1) >= 0)
+        else:
+            groups = block.view(n_rows * width // _GROUP, _GROUP)  # row-major: a group never spans two rows
+            hot = np.flatnonzero(groups.amax(dim=1).numpy() >= 0)
+            if not hot.size:
+                continue
+            at, col = np.nonzero(groups.numpy()[hot] >= 0)
+            pos = hot[at] * _GROUP + col
+        if not pos.size:
             continue
-        pos = (words[:, None] * per + np.arange(per)).reshape(-1)
-        pos = pos[flat[pos] >= 0]  # clear sign bit: score - threshold >= 0
-        rows_out.append(pos // block.shape[1])
-        items_out.append(pos % block.shape[1] + start + 1)
+        rows_out.append(pos // width)
+        items_out.append(pos % width + start + 1)
         found += pos.size
         if cap is not None and found > cap:
             return None

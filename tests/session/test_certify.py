@@ -68,14 +68,16 @@ def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest
     threads = torch.get_num_threads()
     results = []
     try:
-        for n_threads, block in ((1, 4096), (2, 4096), (3, 1000)):
+        # 1000-item blocks are no multiple of a group: every score is tested there, against group maxima first
+        for n_threads, block, group in ((1, 4096, 128), (2, 4096, 128), (3, 1000, 128), (1, 8192, 8)):
             torch.set_num_threads(n_threads)
             monkeypatch.setattr(certify, "_BLOCK", block)
+            monkeypatch.setattr(certify, "_GROUP", group)
             rows, items = survivors(h, t, scan)
             results.append(sorted(zip(rows.tolist(), items.tolist(), strict=True)))
     finally:
         torch.set_num_threads(threads)
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1] == results[2] == results[3]
 
 
 def test_per_row_pads_with_the_padding_item() -> None:
