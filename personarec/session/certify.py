@@ -152,15 +152,3 @@ def _scan(query: torch.Tensor, table: torch.Tensor, lo: int, hi: int, single: bo
         if cap is not None and found > cap:
             return None
     return rows_out, items_out
-
-
-def per_row(rows: np.ndarray, items: np.ndarray, n_rows: int, min_width: int) -> torch.Tensor:
-    """(n_rows, w) item indices per row from (row, item) pairs, right-padded with 0; ``w >= min_width``."""
-    counts = np.bincount(rows, minlength=n_rows)
-    width = max(min_width, int(counts.max()) if counts.size else 0)
-    order = np.argsort(rows, kind="stable")
-    rows, items = rows[order], items[order]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.zeros((n_rows, width), dtype=np.int64)
-    out[rows, np.arange(rows.size) - starts[rows]] = items
-    return torch.from_numpy(out)

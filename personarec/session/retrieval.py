@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from personarec.cpu import MIN_PRODUCT_ROWS
-from personarec.session.certify import ScanTable, per_row, survivors
+from personarec.session.certify import ScanTable, survivors
 
 log = logging.getLogger(__name__)
 
@@ -436,15 +436,15 @@ def ann_top(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Seq
             again |= torch.isfinite(top[:, -1]) & (top[:, -1] <= weakest) & (n_finite > 0)
         rows, fetch = rows[again], fetch * 2
     if options.verify:
-        _certify(h, table, index, exclude, excl, width, out_items, out_scores)
+        _certify(h, table, index, exclude, width, out_items, out_scores)
     return out_items, out_scores
 
 
 def _certify(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Sequence[np.ndarray],
-             excl: torch.Tensor, width: int, out_items: torch.Tensor, out_scores: torch.Tensor) -> None:
+             width: int, out_items: torch.Tensor, out_scores: torch.Tensor) -> None:
     """Fill (out_items, out_scores) with the exact top ``width`` per row (:func:`ann_top`'s ``verify``), in
     place. On entry ``out_scores`` holds the best exact scores the index found, -inf padded (its last column,
-    the ``width``-th, is the threshold); ``excl`` is :func:`_exclusion` of ``exclude``, sorted per row."""
+    the ``width``-th, is the threshold)."""
 
     def exactly(rows: torch.Tensor) -> None:
         on = rows.to(h.device)
@@ -465,8 +465,47 @@ def _certify(h: torch.Tensor, table: torch.Tensor, index: ItemIndex, exclude: Se
         exactly(rows)
         return
     on = rows.to(h.device)
-    ids = per_row(*hits, rows.numel(), width).to(h.device)
-    out_items[on], out_scores[on] = select_top(ids, _masked_scores(h[on], table, ids, excl[on]), width)
+    floor = out_scores[on, -1].float().cpu().numpy()
+    items, scores = _top_of_pairs(h[on], table, *hits, [exclude[int(r)] for r in rows], width, floor)
+    out_items[on], out_scores[on] = items.to(h.device), scores.to(h.device)
+
+
+def _top_of_pairs(h: torch.Tensor, table: torch.Tensor, pair_rows: np.ndarray, pair_items: np.ndarray,
+                  exclude: Sequence[np.ndarray], width: int, floor: np.ndarray | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top ``width`` of each row of ``h`` among its (row, item) pairs, exactly scored, the row's
+    ``exclude`` dropped, in :func:`exact_top`'s order (score descending, lower item first); rows short of
+    items are padded with item 0 at -inf. Returns (items, scores) on the CPU.
+
+    One product of the rows with the union of the pairs' items (:func:`score_all`'s values), then one sort
+    of the pairs. ``floor``: per row, a score that ``width`` of its unexcluded pairs reach (the certified
+    threshold): pairs below it cannot place and are dropped before the sort (~60% of the scan's
+    survivors at 1M items). Padding the pairs to a (rows × longest row) matrix instead cost a sort of the
+    padded matrix for the union and two more for the order: rows' survivors at 1M items range from ~100
+    to over 3,000, so the matrix held ~10 slots per pair.
+    """
+    n_rows, base = h.shape[0], table.shape[0]
+    uniq, inverse = np.unique(pair_items, return_inverse=True)
+    scores = score_all(h, table[torch.from_numpy(uniq).to(table.device)])
+    picked = scores[torch.from_numpy(pair_rows).to(scores.device), torch.from_numpy(inverse).to(scores.device)]
+    values = picked.float().cpu().numpy()
+    if floor is not None:
+        keep = values >= floor[pair_rows]
+        pair_rows, pair_items, values = pair_rows[keep], pair_items[keep], values[keep]
+    banned = [r * base + np.asarray(e, dtype=np.int64) for r, e in enumerate(exclude) if len(e)]
+    if banned:
+        keep = ~np.isin(pair_rows.astype(np.int64) * base + pair_items, np.concatenate(banned))
+        pair_rows, pair_items, values = pair_rows[keep], pair_items[keep], values[keep]
+    order = np.lexsort((pair_items, -values, pair_rows))  # by row, then score descending, then item
+    rows_s, items_s, values_s = pair_rows[order], pair_items[order], values[order]
+    starts = np.concatenate([[0], np.cumsum(np.bincount(rows_s, minlength=n_rows))[:-1]])
+    rank = np.arange(rows_s.size) - starts[rows_s]
+    take = rank < width
+    out_items = np.zeros((n_rows, width), dtype=np.int64)
+    out_scores = np.full((n_rows, width), -np.inf, dtype=np.float32)
+    out_items[rows_s[take], rank[take]] = items_s[take]
+    out_scores[rows_s[take], rank[take]] = values_s[take]
+    return torch.from_numpy(out_items), torch.from_numpy(out_scores)
 
 
 def _masked_scores(h: torch.Tensor, table: torch.Tensor, ids: torch.Tensor, excluded: torch.Tensor) -> torch.Tensor:

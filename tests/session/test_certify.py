@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from personarec.session import certify
-from personarec.session.certify import ScanTable, per_row, survivors
+from personarec.session.certify import ScanTable, survivors
 from personarec.session.retrieval import ItemIndex, RetrievalOptions, ann_top, exact_top
 
 N_ITEMS = 9_001  # not a multiple of the scan's block: the last block is partial
@@ -80,9 +80,27 @@ def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest
     assert results[0] == results[1] == results[2] == results[3]
 
 
-def test_per_row_pads_with_the_padding_item() -> None:
-    got = per_row(np.array([2, 0, 2, 2]), np.array([7, 5, 8, 9]), 4, 2)
-    assert got.tolist() == [[5, 0, 0], [0, 0, 0], [7, 8, 9], [0, 0, 0]]
+def test_top_of_pairs_orders_and_masks_as_exact_retrieval() -> None:
+    from personarec.session.retrieval import _top_of_pairs
+
+    table = _table(n=500, seed=4)  # items 11..40 tie with 41..70
+    h = torch.randn(20, table.shape[1], generator=torch.Generator().manual_seed(4))
+    rng = np.random.default_rng(4)
+    exclude = [rng.choice(np.arange(1, 501), size=int(rng.integers(0, 30)), replace=False) for _ in range(20)]
+    exclude[3] = np.arange(41, 71)  # the tied twins of items 11..40 masked
+    rows = np.repeat(np.arange(20), 500)
+    items = np.tile(np.arange(1, 501), 20)
+    shuffle = rng.permutation(rows.size)  # pairs come in any order
+    got = _top_of_pairs(h, table, rows[shuffle], items[shuffle], exclude, 60)
+    want = exact_top(h, table, exclude, 60)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    # a floor that width unexcluded pairs reach (the certified threshold) changes nothing
+    floored = _top_of_pairs(h, table, rows[shuffle], items[shuffle], exclude, 60, want[1][:, -1].numpy())
+    assert torch.equal(floored[0], want[0]) and torch.equal(floored[1], want[1])
+    # a row with fewer pairs than places is padded with item 0 at -inf
+    short = _top_of_pairs(h[:2], table, np.array([0, 0, 1]), np.array([9, 4, 7]), [np.array([4]), np.array([])], 3)
+    assert short[0].tolist() == [[9, 0, 0], [7, 0, 0]]
+    assert torch.isinf(short[1][:, 1:]).all() and torch.isfinite(short[1][:, 0]).all()
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
