@@ -68,16 +68,19 @@ def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest
     threads = torch.get_num_threads()
     results = []
     try:
-        # 1000-item blocks are no multiple of a group: every score is tested there, against group maxima first
-        for n_threads, block, group in ((1, 4096, 128), (2, 4096, 128), (3, 1000, 128), (1, 8192, 8)):
+        # 1000-item blocks are no multiple of a group: every score is tested there, against group maxima
+        # first; dense 0: always by groups; dense 10⁹: score by score after the first block
+        for n_threads, block, group, dense in ((1, 4096, 128, 12), (2, 4096, 128, 12), (3, 1000, 128, 12),
+                                               (1, 8192, 8, 12), (1, 2048, 128, 0), (2, 2048, 128, 10**9)):
             torch.set_num_threads(n_threads)
             monkeypatch.setattr(certify, "_BLOCK", block)
             monkeypatch.setattr(certify, "_GROUP", group)
+            monkeypatch.setattr(certify, "_DENSE", dense)
             rows, items = survivors(h, t, scan)
             results.append(sorted(zip(rows.tolist(), items.tolist(), strict=True)))
     finally:
         torch.set_num_threads(threads)
-    assert results[0] == results[1] == results[2] == results[3]
+    assert all(r == results[0] for r in results[1:])
 
 
 def test_top_of_pairs_orders_and_masks_as_exact_retrieval() -> None:
@@ -101,6 +104,19 @@ def test_top_of_pairs_orders_and_masks_as_exact_retrieval() -> None:
     short = _top_of_pairs(h[:2], table, np.array([0, 0, 1]), np.array([9, 4, 7]), [np.array([4]), np.array([])], 3)
     assert short[0].tolist() == [[9, 0, 0], [7, 0, 0]]
     assert torch.isinf(short[1][:, 1:]).all() and torch.isfinite(short[1][:, 0]).all()
+
+
+def test_pairs_sort_by_row_then_score_descending_then_item() -> None:
+    from personarec.session.retrieval import _by_row_best_first
+
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 40, 5_000)
+    items = rng.integers(1, 2_000_000, 5_000)
+    values = rng.choice(np.array([-3.5, -0.0, 0.0, 1e-30, -1e-30, 2.25, 7.0, -np.inf], dtype=np.float32), 5_000)
+    values[:2_000] = rng.normal(size=2_000).astype(np.float32)
+    # -0.0 and 0.0 tie, as in exact_top: the lower item goes first
+    want = np.lexsort((items, -(values + np.float32(0.0)), rows))
+    assert np.array_equal(_by_row_best_first(rows, items, values), want)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
