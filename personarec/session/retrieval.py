@@ -499,8 +499,11 @@ def _top_of_pairs(h: torch.Tensor, table: torch.Tensor, pair_rows: np.ndarray, p
     if n_excluded.any():
         near = _rank_in_row(rows_s, n_rows) < width + n_excluded[rows_s]
         rows_s, items_s, values_s = rows_s[near], items_s[near], values_s[near]
-        banned = np.concatenate([r * base + np.asarray(e, dtype=np.int64) for r, e in enumerate(exclude) if len(e)])
-        keep = ~np.isin(rows_s.astype(np.int64) * base + items_s, banned)
+        banned = np.sort(np.concatenate([r * base + np.asarray(e, dtype=np.int64)
+                                         for r, e in enumerate(exclude) if len(e)]))
+        keys = rows_s.astype(np.int64) * base + items_s
+        at = np.minimum(np.searchsorted(banned, keys), banned.size - 1)
+        keep = banned[at] != keys  # membership by binary search: np.isin sorted both sides again
         rows_s, items_s, values_s = rows_s[keep], items_s[keep], values_s[keep]
     rank = _rank_in_row(rows_s, n_rows)
     take = rank < width
