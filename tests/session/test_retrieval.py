@@ -216,7 +216,7 @@ def test_score_items_equals_the_full_products_columns_bit_for_bit(rows: int, k: 
     table = torch.randn(20_001, dim, generator=g) * torch.rand(20_001, 1, generator=g) * 4
     h = torch.randn(rows, dim, generator=g)
     items = torch.randint(0, 20_001, (rows, k), generator=g)
-    items[0, : min(k, 3)] = items[-1, 0]  # duplicates, across rows and groups too
+    items[0, : min(k, 3)] = items[-1, 0]  # duplicates, within a row and across rows
     assert torch.equal(score_items(h, table, items), score_all(h, table).gather(1, items))
 
 
@@ -225,7 +225,7 @@ def test_exact_top_in_row_chunks_equals_one_product(monkeypatch: pytest.MonkeyPa
 
     g = torch.Generator().manual_seed(5)
     table = torch.randn(N_ITEMS + 1, 8, generator=g)
-    table[11:41] = table[41:71]  # ties across the chunk boundary's rows alike
+    table[11:41] = table[41:71]  # tied items: the tie rule must hold in every chunk
     h = torch.randn(50, 8, generator=g)
     exclude = [np.arange(1 + r % 7, 30 + r, 3) for r in range(50)]
     whole = exact_top(h, table, exclude, 20)
