@@ -162,8 +162,15 @@ def score_items(h: torch.Tensor, table: torch.Tensor, items: torch.Tensor) -> to
     """
     if items.numel() == 0:
         return h.new_zeros(items.shape)
+    scores, cols = _union_product(h, table, items)
+    return scores.gather(1, cols)
+
+
+def _union_product(h: torch.Tensor, table: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, U) scores of every row against the U distinct ``items`` (:func:`score_all`'s values), and each
+    item's column among them (``items``' shape)."""
     uniq, inverse = torch.unique(items, return_inverse=True)
-    return score_all(h, table[uniq]).gather(1, inverse.view(items.shape))
+    return score_all(h, table[uniq]), inverse.view(items.shape)
 
 
 def _exclusion(exclude: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
@@ -486,10 +493,8 @@ def _top_of_pairs(h: torch.Tensor, table: torch.Tensor, pair_rows: np.ndarray, p
     1M items range from ~100 to over 3,000, so the matrix held ~10 slots per pair.
     """
     n_rows, base = h.shape[0], table.shape[0]
-    uniq, inverse = np.unique(pair_items, return_inverse=True)
-    scores = score_all(h, table[torch.from_numpy(uniq).to(table.device)])
-    picked = scores[torch.from_numpy(pair_rows).to(scores.device), torch.from_numpy(inverse).to(scores.device)]
-    values = picked.float().cpu().numpy()
+    scores, cols = _union_product(h, table, torch.from_numpy(pair_items).to(table.device))
+    values = scores[torch.from_numpy(pair_rows).to(scores.device), cols].float().cpu().numpy()
     if floor is not None:
         keep = values >= floor[pair_rows]
         pair_rows, pair_items, values = pair_rows[keep], pair_items[keep], values[keep]
