@@ -203,6 +203,26 @@ def test_bfloat16_products_stay_close_and_scale_the_gradient() -> None:
         assert float((mine - 2 * exact).norm() / (2 * exact).norm()) < 2e-2
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_kept_logits_give_the_recomputed_gradients_bit_for_bit(dtype: torch.dtype, monkeypatch) -> None:
+    h0, t0, targets = _ce_inputs(2)
+    results = []
+    for keep in (0, 1 << 23):  # recompute the logits in the backward pass, then keep them from the forward
+        monkeypatch.setattr("personarec.session.losses.KEEP_LOGITS_ELEMENTS", keep)
+        h, t = h0.clone().requires_grad_(), t0.clone().requires_grad_()
+        loss = ChunkedFullCE.apply(h, t, targets, 10, dtype)
+        loss.backward()
+        results.append((loss.detach(), h.grad, t.grad))
+    for recomputed, kept in zip(*results, strict=True):
+        assert torch.equal(recomputed, kept)
+    # the backward pass overwrites the kept logits: autograd refuses a second one instead of a wrong result
+    h, t = h0.clone().requires_grad_(), t0.clone().requires_grad_()
+    loss = ChunkedFullCE.apply(h, t, targets, 10, dtype)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_precision_resolves_and_refuses_unknown_names() -> None:
     assert resolve_precision("fp32", "cpu") == torch.float32
     assert resolve_precision("bf16", "cpu") == torch.bfloat16
