@@ -194,7 +194,7 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     from personarec.eval.runner import evaluate
     from personarec.jobs import build_recommender, recommend
     from personarec.load import load_dataset
-    from personarec.persona.train import train_personas
+    from personarec.persona.train import export_train_graph, train_personas
 
     clock = clock or StageClock(echo)
     t = clock.stage("load MovieLens-100K")
@@ -226,14 +226,17 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     echo(f"{embedded.encoded} items encoded, {embedded.unchanged} unchanged [{time.monotonic() - t:.0f} s]")
 
     t = clock.stage("personas")
-    personas = train_personas(graph, settings, dataset)
+    # one train-split export for the stored personas and the evaluation's reference personas alike
+    export = export_train_graph(graph, settings, dataset)
+    echo(f"train-split graph exported [{time.monotonic() - t:.0f} s]")
+    personas = train_personas(graph, settings, dataset, export=export)
     echo(f"{personas.users} {personas.learner} personas written, run {personas.run_id} "
          f"[{time.monotonic() - t:.0f} s]")
 
     t = clock.stage("evaluation (full ranking, history masked)")
     model_dir = opts.out_dir / "model"
     report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds or settings.eval.seeds[:1],
-                      save_models=model_dir)
+                      save_models=model_dir, export=export)
     echo(f"report in {opts.out_dir / 'eval'} [{time.monotonic() - t:.0f} s]")
 
     t = clock.stage("batch recommendations")

@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ from personarec.session.data import (
 from personarec.session.models import TrainedModels, train_models
 from personarec.session.rerank import top_candidates, two_stage_ranks
 from personarec.session.sasrec import SASRec, SASRecConfig, resolve_device
+
+if TYPE_CHECKING:  # annotations only: the export module pulls in torch_geometric
+    from personarec.graph.export import KGExport
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,8 @@ def significance(ranks: dict[str, dict[int, np.ndarray]]) -> dict[str, dict[str,
 
 
 def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds: list[int] | None = None,
-             config: SASRecConfig | None = None, save_models: Path | None = None) -> EvalReport:
+             config: SASRecConfig | None = None, save_models: Path | None = None,
+             export: KGExport | None = None) -> EvalReport:
     """Train every row's model per seed, evaluate on the test split, write the report folder.
 
     Args:
@@ -150,8 +154,11 @@ def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds:
         config: SASRec hyper-parameters (default: RecBole-like, with ``settings.session`` knobs).
         save_models: folder to keep the first seed's trained models in (``TrainedModels.save``), so a
             batch job can serve them without training again.
+        export: the train-split export the reference personas learn from
+            (:func:`personarec.persona.train.export_train_graph`; default: read it from ``graph``).
     """
-    return evaluate_inputs(read_inputs(graph, dataset, settings), settings, out_dir, seeds, config, save_models)
+    return evaluate_inputs(read_inputs(graph, dataset, settings, export=export), settings, out_dir, seeds, config,
+                           save_models)
 
 
 def evaluate_inputs(inputs: EvalInputs, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
@@ -166,15 +173,15 @@ def evaluate_inputs(inputs: EvalInputs, settings: Settings, out_dir: Path, seeds
                          learners={k: v for k, v in learners.items() if v})
 
 
-def read_inputs(graph: Any, dataset: str, settings: Settings | None = None, *, progress: bool = True
-                ) -> EvalInputs:
+def read_inputs(graph: Any, dataset: str, settings: Settings | None = None, *, progress: bool = True,
+                export: KGExport | None = None) -> EvalInputs:
     """Everything the evaluation reads from Neo4j: sequences and splits, personas, item vectors.
 
     ``meta["item_vector_models"]`` counts the items per ``Item.embedding_model``, so the report can say
     when item vectors come from the graph's structure (``kg-svd``) rather than an LLM. ``meta["persona_learner"]``
     names the learner of the stored personas (their latest ``PersonaRun``). With ``settings`` whose
     ``eval.reference_learner`` is another learner, that learner is trained in memory on the same train-split
-    graph (:func:`personarec.persona.train.learn_personas`) for the reference rows.
+    graph (:func:`personarec.persona.train.learn_personas`; from ``export`` when given) for the reference rows.
     """
     data = load_sequences(graph, dataset)
     models: dict[str, int] = {}
@@ -197,7 +204,7 @@ def read_inputs(graph: Any, dataset: str, settings: Settings | None = None, *, p
         ref_settings = settings.model_copy(
             update={"persona": settings.persona.model_copy(update={"learner": reference})})
         try:
-            ids, vectors = learn_personas(graph, ref_settings, dataset, progress=progress)
+            ids, vectors = learn_personas(graph, ref_settings, dataset, progress=progress, export=export)
         except PersonarecError as exc:  # e.g. no item embeddings: the stored personas' rows still stand
             log.warning("reference personas (%s) skipped: %s", reference, exc)
             inputs.meta["reference_skipped"] = f"{reference}: {exc}"

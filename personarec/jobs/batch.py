@@ -175,14 +175,20 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
 
     started = time.perf_counter()
     written = edges = 0
+    spent = {"reads": 0.0, "model": 0.0, "writes": 0.0}  # where the seconds went, logged at the end
     bar = tqdm(total=len(todo), desc=f"recommend {run_id}", unit="user", disable=not progress or not todo)
     for chunk in _chunks(todo, batch_size):
+        t0 = time.perf_counter()
         rows = graph.read("queries/jobs_histories.cypher", {"users": chunk, "splits": list(history_splits)})
         by_user = {r["user"]: r for r in rows}
         batch = UserBatch(ids=chunk, histories=[by_user[u]["items"] for u in chunk],
                           personas=[by_user[u]["persona"] for u in chunk])
+        t1 = time.perf_counter()
         items, scores = recommender.recommend(batch, k)
         check_output(batch, items, scores, k)
+        t2 = time.perf_counter()
+        spent["reads"] += t1 - t0
+        spent["model"] += t2 - t1
         if neo4j:
             payload = [{"user": u, "items": its, "scores": [float(s) for s in scs]}
                        for u, its, scs in zip(chunk, items, scores)]
@@ -193,6 +199,7 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
             users_done = new_done
         if writer is not None:
             writer.write(run_id, chunk, items, scores)
+        spent["writes"] += time.perf_counter() - t2
         if not neo4j:
             users_done += len(chunk)
         done.update(chunk)
@@ -201,6 +208,8 @@ def recommend(graph: Graph, settings: Settings, recommender: Recommender, run_id
     bar.close()
     seconds = time.perf_counter() - started
     throughput = written / seconds if written and seconds > 0 else 0.0
+    if written:
+        log.info("run %s: %s", run_id, ", ".join(f"{name} {s:.1f} s" for name, s in spent.items()))
     if neo4j:
         if written or status != "done":
             prev = graph.read("queries/jobs_run_get.cypher", {"run": run_id})[0]["run"]

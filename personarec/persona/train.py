@@ -378,19 +378,27 @@ def train_personas(graph: Graph, settings: Settings, dataset: str | None = None,
     return finish_run(graph, settings, dataset, export, prep, fitres, times, write=write, say=say)
 
 
-def learn_personas(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool = True
-                   ) -> tuple[list[str], np.ndarray]:
+def learn_personas(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool = True,
+                   export: KGExport | None = None) -> tuple[list[str], np.ndarray]:
     """Train ``persona.learner`` on the train-split export exactly as :func:`train_personas` does and return
     ``(user ids, personas)`` without writing to Neo4j or the model store (the evaluation's reference rows:
-    HDGI personas beside another learner's stored ones)."""
+    HDGI personas beside another learner's stored ones). ``export``: reuse one (:func:`export_train_graph`)."""
     seed = _seed(settings)
-    _, prep, _ = export_and_prepare(graph, settings, dataset, progress=progress, export=None, say=log.info)
+    _, prep, _ = export_and_prepare(graph, settings, dataset, progress=progress, export=export, say=log.info)
     t = time.perf_counter()
     fitres = fit(prep, settings, seed=seed, progress=progress)
     personas, _ = embed_all(fitres.model, prep, learner=fitres.learner)
     log.info("%s personas in memory: %d epochs in %.1f s", settings.persona.learner, len(fitres.loss_curve),
              time.perf_counter() - t)
     return list(prep.user_ids), personas
+
+
+def export_train_graph(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool = True
+                       ) -> KGExport:
+    """The train-split export every persona learner reads (``persona.item_features``; the learner plays no
+    part), so one export can serve :func:`train_personas` and :func:`learn_personas` alike."""
+    return export_graph(graph, dataset, item_features=settings.persona.item_features,
+                        random_dim=settings.embed.dimensions, seed=_seed(settings), progress=progress)
 
 
 def export_and_prepare(graph: Graph, settings: Settings, dataset: str | None, *, progress: bool,
@@ -402,11 +410,12 @@ def export_and_prepare(graph: Graph, settings: Settings, dataset: str | None, *,
     times: dict[str, float] = {}
     t = time.perf_counter()
     if export is None:
-        export = export_graph(graph, dataset, item_features=cfg.item_features,
-                              random_dim=settings.embed.dimensions, seed=seed, progress=progress)
-    times["export"] = time.perf_counter() - t
-    say(f"exported {len(export.ids['user'])} users, {len(export.ids['item'])} items, "
-        f"{export.data['user', 'interacted', 'item'].edge_index.shape[1]} train edges in {times['export']:.1f} s")
+        export = export_train_graph(graph, settings, dataset, progress=progress)
+        times["export"] = time.perf_counter() - t
+        say(f"exported {len(export.ids['user'])} users, {len(export.ids['item'])} items, "
+            f"{export.data['user', 'interacted', 'item'].edge_index.shape[1]} train edges in {times['export']:.1f} s")
+    else:
+        times["export"] = 0.0
     t = time.perf_counter()
     prep = prepare(export, cfg.metapaths, cfg.max_neighbors, seed)
     times["metapaths"] = time.perf_counter() - t

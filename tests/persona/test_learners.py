@@ -191,7 +191,7 @@ def test_every_learner_trains_on_the_shared_mini_batch_path(graph: Graph, small_
 def test_evaluation_reads_heco_personas_and_learns_the_hdgi_reference_in_memory(
         graph: Graph, small_kg: dict[str, Any], persona_settings: Settings) -> None:
     from personarec.eval.runner import read_inputs
-    from personarec.persona.train import learn_personas
+    from personarec.persona.train import export_train_graph, learn_personas
     from personarec.session.data import align_vectors
 
     settings = _with(persona_settings, learner="heco")
@@ -211,6 +211,11 @@ def test_evaluation_reads_heco_personas_and_learns_the_hdgi_reference_in_memory(
     aligned = align_vectors(ids, hdgi, inputs.data.user_ids, "hdgi")
     assert aligned is not None
     np.testing.assert_allclose(inputs.reference_personas, aligned, atol=1e-4)
+    # one export can serve both learners (the main job's): the same reference personas, no second read
+    export = export_train_graph(graph, settings, DATASET, progress=False)
+    train_personas(graph, settings, DATASET, progress=False, write=False, export=export)
+    reused = read_inputs(graph, DATASET, settings, progress=False, export=export)
+    np.testing.assert_array_equal(reused.reference_personas, inputs.reference_personas)
 
     # no reference when switched off, or when the stored personas are the reference learner's
     off = settings.model_copy(update={"eval": settings.eval.model_copy(update={"reference_learner": "none"})})
