@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from personarec.session.data import SequenceData
 from personarec.session.sasrec import SASRec, SASRecConfig
@@ -32,13 +35,30 @@ class Variant:
     item_vectors: np.ndarray | None = None
 
 
-def _fit_one(data: SequenceData, config: SASRecConfig, variant: Variant
+def _fit_one(data: SequenceData, config: SASRecConfig, variant: Variant, events: Any = None
              ) -> tuple[dict[str, torch.Tensor], dict[str, Any], float]:
-    """Train one variant (in a worker process): its stored parts and seconds per epoch."""
+    """Train one variant (in a worker process): its stored parts and seconds per epoch. ``events``: a
+    queue (a multiprocessing manager's proxy) that gets ``(variant name, epoch row)`` after every epoch."""
     log.info("training %s (seed %d)", variant.name, config.seed)
-    model = SASRec(config).train(data, variant.user_vectors, variant.item_vectors)
+    report = None if events is None else lambda row: events.put((variant.name, row))
+    model = SASRec(config).train(data, variant.user_vectors, variant.item_vectors, on_epoch=report)
     tensors, meta = model.parts()
     return tensors, meta, model.epoch_seconds_
+
+
+def _follow(events: Any, patience: int, enabled: bool) -> None:
+    """Show the workers' epochs until ``None`` arrives on ``events``: one bar counting the epochs of every
+    variant, with each variant's epoch, best epoch and epochs since its best out of ``patience`` (training
+    stops there), so a long parallel training says what it is doing and how near each model is to its end."""
+    bar = tqdm(desc="SASRec variants", unit="epoch", disable=not enabled, leave=False)
+    status: dict[str, str] = {}
+    while (item := events.get()) is not None:
+        name, row = item
+        # epochs numbered from 0, as in the report's training table
+        status[name] = f"epoch {int(row['epoch'])} (best {int(row['best_epoch'])}, {int(row['stale'])}/{patience})"
+        bar.set_postfix_str(" | ".join(f"{n} {text}" for n, text in status.items()), refresh=False)
+        bar.update(1)
+    bar.close()
 
 
 def _expected_cost(variant: Variant) -> int:
@@ -67,16 +87,36 @@ def fit_variants(data: SequenceData, config: SASRecConfig, variants: list[Varian
     jobs = max(1, min(jobs, len(variants)))
     if jobs == 1:
         return {v.name: SASRec(config).train(data, v.user_vectors, v.item_vectors) for v in variants}
-    quiet = config.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
+    # the workers draw no bars (interleaved bars from several processes help nobody): they send their
+    # epochs here, where one bar shows them all (_follow)
+    quiet = config.model_copy(update={"progress": False})
     queue = sorted(variants, key=_expected_cost, reverse=True)  # longest first: no long job left alone at the end
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-        done = dict(zip([v.name for v in queue],
-                        pool.map(_fit_one, [data] * len(queue), [quiet] * len(queue), queue), strict=True))
-    models = {}
-    for variant in variants:
-        tensors, meta, seconds = done[variant.name]
-        model = SASRec.from_parts(tensors, meta, device=config.device)
-        model.config = model.config.model_copy(update={"progress": config.progress})
-        model.epoch_seconds_ = seconds
-        models[variant.name] = model
-    return models
+    context = mp.get_context("spawn")
+    started = time.perf_counter()
+    done: dict[str, SASRec] = {}
+    futures: dict[Future[tuple[dict[str, torch.Tensor], dict[str, Any], float]], str] = {}
+    with context.Manager() as manager, ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        events = manager.Queue()
+        watcher = threading.Thread(target=_follow, args=(events, config.patience, config.progress),
+                                   name="sasrec-progress", daemon=True)
+        watcher.start()
+        try:
+            futures = {pool.submit(_fit_one, data, quiet, variant, events): variant.name for variant in queue}
+            for future in as_completed(futures):
+                tensors, meta, seconds = future.result()
+                model = SASRec.from_parts(tensors, meta, device=config.device)
+                model.config = model.config.model_copy(update={"progress": config.progress})
+                model.epoch_seconds_ = seconds
+                done[futures[future]] = model
+                best = max((h["valid_ndcg10"] for h in model.history_), default=float("nan"))
+                log.info("trained %s: %d epochs, best valid NDCG@10 %.4f at epoch %d, %.2f s/epoch [%.0f s]",
+                         futures[future], len(model.history_), best, model.best_epoch_, seconds,
+                         time.perf_counter() - started)
+        except BaseException:
+            for future in futures:  # a failed model fails the set: do not train the queued ones first
+                future.cancel()
+            raise
+        finally:
+            events.put(None)
+            watcher.join()
+    return {variant.name: done[variant.name] for variant in variants}

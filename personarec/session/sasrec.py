@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +284,8 @@ class SASRec:
 
     # ------------------------------------------------------------------ training
     def train(self, data: SequenceData, user_vectors: np.ndarray | None = None,
-              item_vectors: np.ndarray | None = None) -> SASRec:
+              item_vectors: np.ndarray | None = None,
+              on_epoch: Callable[[dict[str, float]], None] | None = None) -> SASRec:
         """Fit on the train split of ``data``; early-stop on validation NDCG@10 (full ranking, train masked).
 
         Args:
@@ -292,6 +293,9 @@ class SASRec:
             user_vectors: (n_users, d) vectors that become the prepended user token (persona or history
                 vector), or ``None`` for plain SASRec.
             item_vectors: (n_items + 1, d') LLM item embeddings to initialise items from, or ``None``.
+            on_epoch: called after every epoch with its :attr:`history_` row plus ``best_epoch``,
+                ``best_valid_ndcg10`` and ``stale`` (epochs since the best; training stops at ``patience``):
+                progress for whoever trains the model in another process.
         """
         cfg = self.config
         torch.manual_seed(cfg.seed)
@@ -386,6 +390,9 @@ class SASRec:
                 best, best_state, since, self.best_epoch_ = ndcg, copy.deepcopy(net.state_dict()), 0, epoch
             else:
                 since += 1
+            if on_epoch is not None:
+                on_epoch({**self.history_[-1], "best_epoch": self.best_epoch_, "best_valid_ndcg10": best,
+                          "stale": since})
             if since >= cfg.patience:
                 break
             if cfg.time_limit_s and time.perf_counter() - started > cfg.time_limit_s:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from personarec.session.fit import Variant, _expected_cost, fit_variants
-from personarec.session.sasrec import SASRecConfig
+from personarec.session.sasrec import SASRec, SASRecConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_sasrec import cyclic  # noqa: E402
 
 
-def test_parallel_training_equals_sequential_training() -> None:
+def test_parallel_training_equals_sequential_training(caplog: pytest.LogCaptureFixture) -> None:
     data = cyclic(12, 8)
     rng = np.random.default_rng(3)
     users = rng.normal(size=(data.n_users, 4)).astype(np.float32)
@@ -24,8 +26,13 @@ def test_parallel_training_equals_sequential_training() -> None:
     # three variants on two workers: the persona variant is queued first, the results keep the given order
     variants = [Variant("sasrec"), Variant("history", users[:, ::-1].copy(), items), Variant("persona", users, items)]
     one = fit_variants(data, cfg, variants, jobs=1)
-    two = fit_variants(data, cfg, variants, jobs=2)
+    with caplog.at_level(logging.INFO, logger="personarec.session.fit"):
+        two = fit_variants(data, cfg, variants, jobs=2)
     assert list(one) == list(two) == ["sasrec", "history", "persona"]
+    # each worker's model is announced as it comes back, with its epochs and best validation score
+    trained = [r.getMessage() for r in caplog.records if r.getMessage().startswith("trained ")]
+    assert sorted(m.split(":")[0] for m in trained) == ["trained history", "trained persona", "trained sasrec"]
+    assert all(" 3 epochs, best valid NDCG@10 " in m for m in trained)
     for name in one:
         a, b = one[name], two[name]
         assert a.best_epoch_ == b.best_epoch_ and len(a.history_) == len(b.history_) == 3
@@ -44,3 +51,16 @@ def test_the_queue_starts_with_the_variants_that_cost_most_per_epoch() -> None:
     queue = sorted(variants, key=_expected_cost, reverse=True)
     # persona variants first (LLM item vectors before ID-only), then history, plain SASRec last
     assert [v.name for v in queue] == ["persona", "persona_ref", "persona_ids", "history", "sasrec"]
+
+
+def test_every_epoch_is_reported_with_the_best_so_far_and_the_epochs_since() -> None:
+    rows: list[dict[str, float]] = []
+    cfg = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=6, patience=2, progress=False, batch_size=64, seed=11)
+    model = SASRec(cfg).train(cyclic(12, 8), on_epoch=rows.append)
+    assert [r["epoch"] for r in rows] == list(range(len(model.history_)))
+    for row, kept in zip(rows, model.history_, strict=True):
+        assert {k: row[k] for k in kept} == kept  # the history row itself
+        assert row["stale"] == row["epoch"] - row["best_epoch"]
+    assert all(row["stale"] < cfg.patience for row in rows[:-1])  # training stops at the patience, not before
+    assert rows[-1]["best_epoch"] == model.best_epoch_
+    assert rows[-1]["best_valid_ndcg10"] == max(h["valid_ndcg10"] for h in model.history_)
