@@ -83,6 +83,24 @@ def test_run_writes_edges_and_is_idempotent(graph: Graph, neo4j_settings: Settin
         recommend(graph, neo4j_settings, model, "r1", k=3, progress=False)
 
 
+def test_a_batch_written_again_updates_its_edges_and_adds_none(graph: Graph, neo4j_settings: Settings,
+                                                               tiny: dict[str, list[str]]) -> None:
+    # the write query's own guarantee (MERGE's, written out in load/recommend_edges.cypher), beneath the job's
+    # skipping of users already done: one edge per run, user and item, whatever writes it again
+    recommend(graph, neo4j_settings, MostPopular.from_graph(graph, DATASET), "twice", k=3, progress=False)
+    before = graph.execute(ALL_EDGES, {"run": "twice"})
+    user = before[0]["user"]
+    items = [e["item"] for e in before if e["user"] == user]
+    rows = [{"user": user, "items": items[::-1], "scores": [30.0, 20.0, 10.0]}]
+    for _ in range(2):
+        graph.write("load/recommend_edges.cypher", {"run": "twice", "rows": rows, "users_done": N_USERS})
+    after = graph.execute(ALL_EDGES, {"run": "twice"})
+    assert len(after) == len(before) == 3 * N_USERS
+    assert [(e["item"], e["rank"], e["score"]) for e in after if e["user"] == user] == \
+        [(items[2], 1, 30.0), (items[1], 2, 20.0), (items[0], 3, 10.0)]
+    assert [e for e in after if e["user"] != user] == [e for e in before if e["user"] != user]
+
+
 def test_crashed_run_resumes_to_the_same_result(graph: Graph, neo4j_settings: Settings,
                                                 tiny: dict[str, list[str]]) -> None:
     model = MostPopular.from_graph(graph, DATASET)
