@@ -64,3 +64,11 @@ def test_every_epoch_is_reported_with_the_best_so_far_and_the_epochs_since() -> 
     assert all(row["stale"] < cfg.patience for row in rows[:-1])  # training stops at the patience, not before
     assert rows[-1]["best_epoch"] == model.best_epoch_
     assert rows[-1]["best_valid_ndcg10"] == max(h["valid_ndcg10"] for h in model.history_)
+
+
+def test_a_failing_variant_fails_the_set_with_its_own_error() -> None:
+    data = cyclic(12, 8)
+    cfg = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=2, progress=True, batch_size=64, seed=11)
+    wrong = np.zeros((data.n_users - 1, 4), dtype=np.float32)  # one user short: the worker's training fails
+    with pytest.raises(IndexError):
+        fit_variants(data, cfg, [Variant("sasrec"), Variant("persona", wrong), Variant("history", wrong)], jobs=2)
