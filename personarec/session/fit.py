@@ -12,7 +12,7 @@ import logging
 import multiprocessing as mp
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,30 +107,32 @@ def fit_variants(data: SequenceData, config: SASRecConfig, variants: list[Varian
     context = mp.get_context("spawn")
     started = time.perf_counter()
     done: dict[str, SASRec] = {}
-    futures: dict[Future[tuple[dict[str, torch.Tensor], dict[str, Any], float]], str] = {}
     events = context.Queue()
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(events,)) as pool:
-        watcher = threading.Thread(target=_follow, args=(events, config.patience, config.progress),
-                                   name="sasrec-progress", daemon=True)
-        watcher.start()
-        try:
+    # the watcher drains the queue until every worker has exited: a worker whose queue nobody reads could
+    # block on exit with its last reports unsent
+    watcher = threading.Thread(target=_follow, args=(events, config.patience, config.progress),
+                               name="sasrec-progress", daemon=True)
+    watcher.start()
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(events,)) as pool:
             futures = {pool.submit(_fit_one, data, quiet, variant): variant.name for variant in queue}
-            for future in as_completed(futures):
-                tensors, meta, seconds = future.result()
-                model = SASRec.from_parts(tensors, meta, device=config.device)
-                model.config = model.config.model_copy(update={"progress": config.progress})
-                model.epoch_seconds_ = seconds
-                done[futures[future]] = model
-                best = max((h["valid_ndcg10"] for h in model.history_), default=float("nan"))
-                log.info("trained %s: %d epochs, best valid NDCG@10 %.4f at epoch %d, %.2f s/epoch [%.0f s]",
-                         futures[future], len(model.history_), best, model.best_epoch_, seconds,
-                         time.perf_counter() - started)
-        except BaseException:
-            for future in futures:  # a failed model fails the set: do not train the queued ones first
-                future.cancel()
-            raise
-        finally:
-            events.put(None)
-            watcher.join()
-            events.close()
+            try:
+                for future in as_completed(futures):
+                    tensors, meta, seconds = future.result()
+                    model = SASRec.from_parts(tensors, meta, device=config.device)
+                    model.config = model.config.model_copy(update={"progress": config.progress})
+                    model.epoch_seconds_ = seconds
+                    done[futures[future]] = model
+                    best = max((h["valid_ndcg10"] for h in model.history_), default=float("nan"))
+                    log.info("trained %s: %d epochs, best valid NDCG@10 %.4f at epoch %d, %.2f s/epoch [%.0f s]",
+                             futures[future], len(model.history_), best, model.best_epoch_, seconds,
+                             time.perf_counter() - started)
+            except BaseException:
+                for future in futures:  # a failed model fails the set: do not train the queued ones first
+                    future.cancel()
+                raise
+    finally:
+        events.put(None)  # after the pool's shutdown: behind every worker's last report
+        watcher.join()
+        events.close()
     return {variant.name: done[variant.name] for variant in variants}
