@@ -258,7 +258,7 @@ def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas:
             continue
         training.append({"seed": seed, "model": name, "loss": model.loss_label(), "best_epoch": model.best_epoch_,
                          "epochs": len(model.history_), "seconds_per_epoch": model.epoch_seconds_,
-                         "best_valid_ndcg10": max(h["valid_ndcg10"] for h in model.history_)})
+                         "best_valid_ndcg10": model.best_valid_ndcg10})
         curves[name] = [h["valid_ndcg10"] for h in model.history_]
     return SeedResult(ranks, training, curves)
 

@@ -123,9 +123,8 @@ def fit_variants(data: SequenceData, config: SASRecConfig, variants: list[Varian
                     model.config = model.config.model_copy(update={"progress": config.progress})
                     model.epoch_seconds_ = seconds
                     done[futures[future]] = model
-                    best = max((h["valid_ndcg10"] for h in model.history_), default=float("nan"))
                     log.info("trained %s: %d epochs, best valid NDCG@10 %.4f at epoch %d, %.2f s/epoch [%.0f s]",
-                             futures[future], len(model.history_), best, model.best_epoch_, seconds,
+                             futures[future], len(model.history_), model.best_valid_ndcg10, model.best_epoch_, seconds,
                              time.perf_counter() - started)
             except BaseException:
                 for future in futures:  # a failed model fails the set: do not train the queued ones first

@@ -262,6 +262,11 @@ class SASRec:
         self.loss_: str | None = None
         self.precision_: str | None = None
 
+    @property
+    def best_valid_ndcg10(self) -> float:
+        """The best validation NDCG@10 of :attr:`history_` (the early-stopping score; NaN before training)."""
+        return max((h["valid_ndcg10"] for h in self.history_), default=float("nan"))
+
     def loss_info(self) -> dict[str, Any] | None:
         """The training loss as used: ``{"loss": "full", "precision": "bf16"}`` or sampled with its
         negatives and sampler (models saved before the precision option: no precision)."""
