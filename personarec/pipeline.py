@@ -23,7 +23,9 @@ from personarec.errors import PersonarecError
 from personarec.graph import Graph, connect
 
 if TYPE_CHECKING:
+    from personarec.eval.report import EvalReport
     from personarec.server.virtuoso import ManagedVirtuoso
+    from personarec.session.fit import VariantPool
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +189,33 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     ``dbpedia``: where the enrichment reads from (default: decided now from ``opts.dbpedia``);
     ``clock``: announces the stages (default: a fresh one).
     """
+    from personarec.eval.report import markdown_table
+    from personarec.session.fit import VariantPool
+
+    clock = clock or StageClock(echo)
+    seeds = opts.seeds or settings.eval.seeds[:1]
+    with contextlib.ExitStack() as training:
+        # The evaluation's SASRec variants train in worker processes from the moment their inputs are in the
+        # graph, beside the stages that follow (EarlyVariants); the evaluation adopts them.
+        pool = training.enter_context(VariantPool(settings.eval.jobs)) \
+            if settings.eval.jobs > 1 and len(seeds) == 1 else None
+        report = _stages(graph, settings, opts, echo, dbpedia, clock, seeds, pool)
+    table = markdown_table(report)
+    return (f"{report.dataset}: test split, full ranking over {report.items} items, history masked; "
+            f"mean ± std over seeds {report.seeds}\n{table}")
+
+
+def _stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Echo, dbpedia: DBpediaSource | None,
+            clock: StageClock, seeds: list[int], pool: VariantPool | None) -> EvalReport:
+    """:func:`run_stages`' stages from the load on; returns the evaluation's report."""
     from personarec.datasets import resolve_movielens_100k
     from personarec.embed.items import embed_items
     from personarec.enrich.dbpedia import enrich_dbpedia
-    from personarec.eval.report import markdown_table
-    from personarec.eval.runner import evaluate
+    from personarec.eval.runner import EarlyVariants, evaluate
     from personarec.jobs import build_recommender, recommend
     from personarec.load import load_dataset
     from personarec.persona.train import export_train_graph, train_personas
 
-    clock = clock or StageClock(echo)
     t = clock.stage("load MovieLens-100K")
     folder = resolve_movielens_100k(opts.data, settings, download=opts.download)
     loaded = load_dataset(graph, settings, "movielens", [folder])
@@ -204,6 +223,10 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     echo(f"{dataset}: {loaded.users} users, {loaded.items} items, {loaded.interactions} interactions "
          f"({', '.join(f'{k} {v}' for k, v in loaded.split_counts.items())}), split fingerprint "
          f"{loaded.fingerprint} [{time.monotonic() - t:.0f} s]")
+    early = None
+    if pool is not None:
+        early = EarlyVariants(graph, settings, dataset, seeds[0], pool)
+        echo(f"training {', '.join(early.queue('sasrec'))} in the background ({pool.jobs} worker processes)")
 
     t = clock.stage("DBpedia enrichment")
     with contextlib.ExitStack() as stack:
@@ -224,6 +247,8 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     t = clock.stage("LLM item embeddings")
     embedded = embed_items(graph, settings, dataset=dataset)
     echo(f"{embedded.encoded} items encoded, {embedded.unchanged} unchanged [{time.monotonic() - t:.0f} s]")
+    if early is not None:
+        echo(f"training {', '.join(early.queue('history'))} in the background")
 
     t = clock.stage("personas")
     # one train-split export for the stored personas and the evaluation's reference personas alike
@@ -232,11 +257,15 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     personas = train_personas(graph, settings, dataset, export=export)
     echo(f"{personas.users} {personas.learner} personas written, run {personas.run_id} "
          f"[{time.monotonic() - t:.0f} s]")
+    if early is not None:
+        echo(f"training {', '.join(early.queue('persona'))} in the background")
 
     t = clock.stage("evaluation (full ranking, history masked)")
     model_dir = opts.out_dir / "model"
-    report = evaluate(graph, settings, dataset, opts.out_dir / "eval", opts.seeds or settings.eval.seeds[:1],
-                      save_models=model_dir, export=export)
+    report = evaluate(graph, settings, dataset, opts.out_dir / "eval", seeds, save_models=model_dir, export=export,
+                      pool=pool)
+    if pool is not None:
+        pool.close()  # its workers' memory is better spent on the recommendations
     echo(f"report in {opts.out_dir / 'eval'} [{time.monotonic() - t:.0f} s]")
 
     t = clock.stage("batch recommendations")
@@ -244,9 +273,7 @@ def run_stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Ec
     run = recommend(graph, settings, recommender, dataset=dataset, k=opts.k)
     echo(f"{run.line()} [{time.monotonic() - t:.0f} s]")
 
-    table = markdown_table(report)
-    return (f"{dataset}: test split, full ranking over {report.items} items, history masked; "
-            f"mean ± std over seeds {report.seeds}\n{table}")
+    return report
 
 
 def run_pipeline(settings: Settings, echo: Echo = print, opts: PipelineOptions | None = None) -> None:

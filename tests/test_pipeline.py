@@ -63,6 +63,6 @@ def test_stage_names_match_the_pipeline() -> None:
 
     from personarec import pipeline
 
-    source = inspect.getsource(pipeline.run_stages) + inspect.getsource(pipeline.run_pipeline)
+    source = inspect.getsource(pipeline._stages) + inspect.getsource(pipeline.run_pipeline)
     for name, _ in STAGES:
         assert f'stage("{name}")' in source

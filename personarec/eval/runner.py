@@ -38,7 +38,8 @@ from personarec.session.data import (
     load_personas,
     load_sequences,
 )
-from personarec.session.models import TrainedModels, train_models
+from personarec.session.fit import VariantPool
+from personarec.session.models import TrainedModels, table_variants, train_models
 from personarec.session.rerank import top_candidates, two_stage_ranks
 from personarec.session.sasrec import SASRec, SASRecConfig, resolve_device
 
@@ -141,7 +142,7 @@ def significance(ranks: dict[str, dict[int, np.ndarray]]) -> dict[str, dict[str,
 
 def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds: list[int] | None = None,
              config: SASRecConfig | None = None, save_models: Path | None = None,
-             export: KGExport | None = None) -> EvalReport:
+             export: KGExport | None = None, pool: VariantPool | None = None) -> EvalReport:
     """Train every row's model per seed, evaluate on the test split, write the report folder.
 
     Args:
@@ -156,21 +157,23 @@ def evaluate(graph: Any, settings: Settings, dataset: str, out_dir: Path, seeds:
             batch job can serve them without training again.
         export: the train-split export the reference personas learn from
             (:func:`personarec.persona.train.export_train_graph`; default: read it from ``graph``).
+        pool: train the first seed's SASRec variants in this pool, adopting those handed in early
+            (:class:`EarlyVariants`); ignored when several seeds train in parallel processes.
     """
     return evaluate_inputs(read_inputs(graph, dataset, settings, export=export), settings, out_dir, seeds, config,
-                           save_models)
+                           save_models, pool=pool)
 
 
 def evaluate_inputs(inputs: EvalInputs, settings: Settings, out_dir: Path, seeds: list[int] | None = None,
                     config: SASRecConfig | None = None, save_models: Path | None = None,
-                    notes: list[str] | None = None) -> EvalReport:
+                    notes: list[str] | None = None, pool: VariantPool | None = None) -> EvalReport:
     """:func:`evaluate_data` on :class:`EvalInputs` (from Neo4j or an ``--inputs`` file), with its notes
     (and ``notes``)."""
     learners = {"persona": inputs.meta.get("persona_learner"), "persona_ref": inputs.meta.get("reference_learner")}
     return evaluate_data(inputs.data, settings, out_dir, seeds, config, inputs.personas, inputs.item_vectors,
                          save_models, notes=input_notes(inputs) + list(notes or []),
                          reference_personas=inputs.reference_personas,
-                         learners={k: v for k, v in learners.items() if v})
+                         learners={k: v for k, v in learners.items() if v}, pool=pool)
 
 
 def read_inputs(graph: Any, dataset: str, settings: Settings | None = None, *, progress: bool = True,
@@ -231,6 +234,49 @@ def input_notes(inputs: EvalInputs) -> list[str]:
     return notes + [note]
 
 
+def seed_config(base: SASRecConfig, seed: int) -> SASRecConfig:
+    """The configuration every SASRec variant of ``seed`` trains with: ``base`` with that seed."""
+    return base.model_copy(update={"seed": seed})
+
+
+class EarlyVariants:
+    """The evaluation's SASRec variants, handed to a :class:`VariantPool` while the main job's other stages
+    still run (:mod:`personarec.session.fit`).
+
+    Plain SASRec needs only the loaded sequences, the history baseline the item embeddings, persona-SASRec
+    the personas: :meth:`queue` hands in the named variants once the stage that writes their inputs is done,
+    reading them from the graph as :func:`read_inputs` will. :func:`evaluate` with the same ``pool`` then
+    adopts them, and trains only what is missing or whose inputs differ (:func:`personarec.session.fit.variant_key`),
+    so the table is the same as without them.
+
+    Args:
+        graph: the graph the evaluation will read.
+        settings: the ``session`` section gives the configuration (as in :func:`evaluate_data`).
+        dataset: dataset name.
+        seed: the evaluation's first seed (the one trained in the pool).
+        pool: where the variants train.
+        config: the SASRec configuration the evaluation will be given (default: from ``settings``).
+    """
+
+    def __init__(self, graph: Any, settings: Settings, dataset: str, seed: int, pool: VariantPool,
+                 config: SASRecConfig | None = None) -> None:
+        self.graph, self.pool = graph, pool
+        self.data = load_sequences(graph, dataset)
+        self.config = seed_config(config or SASRecConfig.from_session(settings.session), seed)
+
+    def queue(self, *names: str) -> list[str]:
+        """Hand in the variants ``names`` (of ``sasrec``, ``history``, ``persona``) whose inputs are in the
+        graph now; returns those handed in. Name only variants whose inputs are final: personas left in
+        the graph by an earlier run would train a model that the evaluation then trains again."""
+        wanted = set(names)
+        item_vectors = load_item_embeddings(self.graph, self.data) if wanted & {"history", "persona"} else None
+        personas = load_personas(self.graph, self.data) if "persona" in wanted else None
+        ready = [v for v in table_variants(self.data, personas, item_vectors) if v.name in wanted]
+        for variant in ready:
+            self.pool.submit(self.data, self.config, variant)
+        return [v.name for v in ready]
+
+
 @dataclass
 class SeedResult:
     """One seed's test ranks per row, training records and validation curves."""
@@ -242,12 +288,12 @@ class SeedResult:
 
 def _train_and_rank(seed: int, data: SequenceData, base: SASRecConfig, personas: np.ndarray | None,
                     item_vectors: np.ndarray | None, n_candidates: int, fusion: float, gap_s: float | None,
-                    save_models: Path | None, model_jobs: int = 1, reference_personas: np.ndarray | None = None
-                    ) -> SeedResult:
+                    save_models: Path | None, model_jobs: int = 1, reference_personas: np.ndarray | None = None,
+                    pool: VariantPool | None = None) -> SeedResult:
     """Train every row's model with ``seed`` and rank the test targets (runs in a worker with ``eval.jobs``;
-    ``model_jobs`` > 1 trains the seed's SASRec variants that many at once)."""
-    models = train_models(data, base.model_copy(update={"seed": seed}), personas, item_vectors, n_candidates, fusion,
-                          jobs=model_jobs, reference_personas=reference_personas)
+    ``model_jobs`` > 1 trains the seed's SASRec variants that many at once, in ``pool`` when given)."""
+    models = train_models(data, seed_config(base, seed), personas, item_vectors, n_candidates, fusion,
+                          jobs=model_jobs, reference_personas=reference_personas, pool=pool)
     ranks = evaluate_models(models, data, "test", personas, gap_s, reference_personas)
     if save_models is not None:
         models.save(save_models)
@@ -267,11 +313,11 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
                   config: SASRecConfig | None = None, personas: np.ndarray | None = None,
                   item_vectors: np.ndarray | None = None, save_models: Path | None = None,
                   notes: list[str] | None = None, reference_personas: np.ndarray | None = None,
-                  learners: dict[str, str] | None = None) -> EvalReport:
+                  learners: dict[str, str] | None = None, pool: VariantPool | None = None) -> EvalReport:
     """:func:`evaluate` on already-loaded data (no Neo4j needed: ``--inputs`` files, tests, benchmarks).
 
     ``reference_personas`` (another learner's, per user index) add the reference rows; ``learners`` names
-    the learner behind ``"persona"`` and ``"persona_ref"`` for the row labels."""
+    the learner behind ``"persona"`` and ``"persona_ref"`` for the row labels; ``pool``: see :func:`evaluate`."""
     started = time.perf_counter()
     seeds = list(seeds or settings.eval.seeds)
     s = settings.session
@@ -312,11 +358,12 @@ def evaluate_data(data: SequenceData, settings: Settings, out_dir: Path, seeds: 
     if jobs > 1:
         base = base.model_copy(update={"progress": False})  # interleaved bars from several processes help nobody
     args = [(seed, data, base, personas, item_vectors, s.n_candidates, s.fusion, s.gap_s,
-             save_models if seed == seeds[0] else None, model_jobs, reference_personas) for seed in seeds]
+             save_models if seed == seeds[0] else None, model_jobs, reference_personas,
+             pool if seed == seeds[0] and jobs == 1 else None) for seed in seeds]
     if jobs > 1:
         # spawn, not fork: CUDA cannot be used in a forked child, and torch threads do not survive fork
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            results = list(pool.map(_train_and_rank, *zip(*args)))
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as seed_pool:
+            results = list(seed_pool.map(_train_and_rank, *zip(*args)))
     else:
         results = [_train_and_rank(*a) for a in args]
     for seed, result in zip(seeds, results):

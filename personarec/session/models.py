@@ -32,7 +32,7 @@ import torch
 from personarec import store
 from personarec.protocol import mean_item_vectors
 from personarec.session.data import SequenceData, history_vectors
-from personarec.session.fit import Variant, fit_variants
+from personarec.session.fit import Variant, VariantPool, fit_variants
 from personarec.session.popular import MostPopular
 from personarec.session.rerank import rerank_scored
 from personarec.session.retrieval import (
@@ -303,10 +303,25 @@ class SessionRecommender:
         return out_items, out_scores
 
 
+def table_variants(data: SequenceData, personas: np.ndarray | None = None, item_vectors: np.ndarray | None = None,
+                   reference_personas: np.ndarray | None = None) -> list[Variant]:
+    """The SASRec variants of the table that these inputs allow: plain SASRec always; the history-vector
+    baseline with item vectors; persona-SASRec with personas (and ``persona_ref`` with a reference
+    learner's), on LLM item vectors when there are any (:func:`train_models`)."""
+    variants = [Variant("sasrec")]
+    if item_vectors is not None:
+        variants.append(Variant("history", history_vectors(data, item_vectors), item_vectors))
+    if personas is not None:
+        variants.append(Variant("persona", personas, item_vectors))
+    if reference_personas is not None:
+        variants.append(Variant("persona_ref", reference_personas, item_vectors))
+    return variants
+
+
 def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray | None = None,
                  item_vectors: np.ndarray | None = None, n_candidates: int = 100,
                  fusion: float = 0.0, retrieval: RetrievalOptions | None = None, jobs: int = 1,
-                 reference_personas: np.ndarray | None = None) -> TrainedModels:
+                 reference_personas: np.ndarray | None = None, pool: VariantPool | None = None) -> TrainedModels:
     """Train the whole table's model set on ``data`` (one seed: ``config.seed``).
 
     Args:
@@ -321,18 +336,15 @@ def train_models(data: SequenceData, config: SASRecConfig, personas: np.ndarray 
         jobs: SASRec variants trained at once in separate processes (:func:`personarec.session.fit.fit_variants`).
         reference_personas: another learner's personas per user index: a second persona-SASRec,
             ``persona_ref``, trained the same way (evaluation only).
+        pool: train in this :class:`personarec.session.fit.VariantPool` (``jobs`` is then its size), taking
+            the variants it already trains with the same inputs (the main job hands them in early).
     """
     pop = MostPopular().train(data)
-    variants = [Variant("sasrec")]
-    if item_vectors is not None:
-        variants.append(Variant("history", history_vectors(data, item_vectors), item_vectors))
-    if personas is not None:
-        variants.append(Variant("persona", personas, item_vectors))
-    if reference_personas is not None:
-        variants.append(Variant("persona_ref", reference_personas, item_vectors))
+    variants = table_variants(data, personas, item_vectors, reference_personas)
+    jobs = pool.jobs if pool is not None else jobs
     log.info("training %s (seed %d%s)", ", ".join(v.name for v in variants), config.seed,
              f", {jobs} at once" if jobs > 1 else "")
-    fitted = fit_variants(data, config, variants, jobs)
+    fitted = fit_variants(data, config, variants, jobs, pool)
     return TrainedModels(item_ids=list(data.item_ids), popular=pop, sasrec=fitted["sasrec"],
                          history=fitted.get("history"), persona=fitted.get("persona"),
                          persona_ref=fitted.get("persona_ref"), item_vectors=item_vectors,

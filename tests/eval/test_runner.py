@@ -92,6 +92,24 @@ def test_without_personas_or_embeddings_rows_are_absent_and_said(graph, neo4j_se
     assert any("persona" in n for n in report.notes) and any("Item.embedding" in n for n in report.notes)
 
 
+def test_variants_trained_early_give_the_same_table(graph, neo4j_settings, tmp_path: Path,
+                                                    load_tiny_sequences) -> None:
+    from personarec.eval.runner import EarlyVariants
+    from personarec.session.fit import VariantPool
+
+    load_tiny_sequences(graph, neo4j_settings, tmp_path, dataset="early")
+    settings = neo4j_settings.model_copy(update={"eval": neo4j_settings.eval.model_copy(update={"jobs": 2})})
+    plain = evaluate(graph, settings, "early", tmp_path / "plain", [3], FAST)
+    with VariantPool(2) as pool:
+        # personas are not in this graph: only the variants whose inputs are there are handed in
+        assert EarlyVariants(graph, settings, "early", 3, pool, FAST).queue("sasrec", "persona") == ["sasrec"]
+        early = evaluate(graph, settings, "early", tmp_path / "early", [3], FAST, pool=pool)
+        assert pool.submitted == ["sasrec"]  # the evaluation adopted it instead of training it again
+    # (as JSON: an empty segment's means are NaN, which equals nothing)
+    assert json.dumps(early.summary, sort_keys=True) == json.dumps(plain.summary, sort_keys=True)
+    assert early.curves == plain.curves
+
+
 @pytest.mark.slow
 def test_most_popular_matches_recbole_reference_on_ml100k(graph, neo4j_settings, shared_data: Path) -> None:
     """docs/protocol.md: most-popular by true train counts on ML-100K, RecBole 1.2.1 under the same protocol."""

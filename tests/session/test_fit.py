@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from personarec.session.fit import Variant, _expected_cost, fit_variants
+from personarec.session.fit import TrainingCancelled, Variant, VariantPool, _expected_cost, fit_variants
 from personarec.session.sasrec import SASRec, SASRecConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -72,3 +73,37 @@ def test_a_failing_variant_fails_the_set_with_its_own_error() -> None:
     wrong = np.zeros((data.n_users - 1, 4), dtype=np.float32)  # one user short: the worker's training fails
     with pytest.raises(IndexError):
         fit_variants(data, cfg, [Variant("sasrec"), Variant("persona", wrong), Variant("history", wrong)], jobs=2)
+
+
+def test_variants_handed_in_early_are_adopted_and_changed_inputs_train_again() -> None:
+    data = cyclic(12, 8)
+    rng = np.random.default_rng(5)
+    users = rng.normal(size=(data.n_users, 4)).astype(np.float32)
+    items = rng.normal(size=(data.n_items + 1, 6)).astype(np.float32)
+    cfg = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=3, progress=False, batch_size=64, seed=11)
+    variants = [Variant("sasrec"), Variant("history", users, items)]
+    alone = fit_variants(data, cfg, variants, jobs=1)
+    with VariantPool(2) as pool:
+        pool.submit(data, cfg.model_copy(update={"progress": True}), Variant("sasrec"))  # bars do not matter
+        pool.submit(data, cfg, Variant("history", users[::-1].copy(), items))  # other vectors: not this model
+        pooled = fit_variants(data, cfg, variants, pool=pool)
+        # plain SASRec was trained once; the history model again, on the vectors it was asked for with
+        assert pool.submitted == ["sasrec", "history", "history"]
+    for name, model in alone.items():
+        assert pooled[name].best_epoch_ == model.best_epoch_
+        for key, value in model.net_.state_dict().items():  # type: ignore[union-attr]
+            torch.testing.assert_close(value, pooled[name].net_.state_dict()[key], rtol=0, atol=0)  # type: ignore[union-attr]
+
+
+def test_closing_a_pool_stops_its_running_training() -> None:
+    data = cyclic(12, 8)
+    endless = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=100_000, patience=100_000, progress=False,
+                           batch_size=64, seed=11)
+    pool = VariantPool(1)
+    future = pool.submit(data, endless, Variant("sasrec"))
+    while not future.running():  # handed to the worker: no longer cancellable, so it must be stopped
+        time.sleep(0.05)
+    pool.close()
+    assert isinstance(future.exception(), TrainingCancelled)
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(data, endless, Variant("sasrec"))
