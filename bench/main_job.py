@@ -80,7 +80,8 @@ def main() -> None:
     if jars.is_dir():  # set-up already done: the server's jars, nothing else
         shutil.copytree(jars, home / "personarec" / "neo4j-dist")
     env = {**os.environ, "XDG_DATA_HOME": str(home)}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     load_before = [round(x, 2) for x in os.getloadavg()]
     lines: list[tuple[float, str]] = []
     log = args.log.open("w") if args.log else None

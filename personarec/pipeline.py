@@ -2,7 +2,9 @@
 
 Stages (arXiv 2604.06928, Fig. 1): start Neo4j -> schema -> load MovieLens-100K (leave-one-out split)
 -> DBpedia enrichment -> LLM item embeddings -> personas (persona.learner) -> evaluation (the paper's table)
--> batch recommendations written to Neo4j. Each stage is the same function its CLI command calls.
+-> batch recommendations written to Neo4j. Each stage is the same function its CLI command calls; the
+evaluation's SASRec variants start training in worker processes as soon as their inputs are written
+(:class:`personarec.eval.runner.EarlyVariants`), beside the stages that follow.
 """
 
 from __future__ import annotations
@@ -130,17 +132,17 @@ def dbpedia_endpoint(settings: Settings, mode: DBpediaMode, echo: Echo) -> Itera
         source.close()
 
 
-#: Stages of the main job and their seconds measured on the idle 2-core reference box from a fresh clone
-#: (docs/operations.md, "Main job"): the base of the time-left estimate, scaled by how fast the finished
-#: stages went.
+#: Stages of the main job and their seconds measured on the idle 2-core box with AMX (docs/operations.md,
+#: "Main job"): the base of the time-left estimate, scaled by how fast the finished stages went.
 STAGES: tuple[tuple[str, float], ...] = (
-    ("start Neo4j", 16.0),
-    ("load MovieLens-100K", 10.0),
-    ("DBpedia enrichment", 18.0),
-    ("LLM item embeddings", 40.0),
-    ("personas", 28.0),
-    ("evaluation (full ranking, history masked)", 385.0),
-    ("batch recommendations", 15.0),
+    ("start Neo4j", 18.0),
+    ("load MovieLens-100K", 16.0),
+    # these three share the cores with the first SASRec variants (EarlyVariants), hence slower than alone
+    ("DBpedia enrichment", 28.0),
+    ("LLM item embeddings", 43.0),
+    ("personas", 49.0),
+    ("evaluation (full ranking, history masked)", 268.0),
+    ("batch recommendations", 4.0),
 )
 
 
