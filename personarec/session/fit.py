@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing as mp
+import os
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -58,6 +59,17 @@ _STOP: Any = None
 def _worker_init(events: Any, stop: Any) -> None:
     global _EVENTS, _STOP
     _EVENTS, _STOP = events, stop
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent,), name="pool-owner", daemon=True).start()
+
+
+def _end_with(parent: Any) -> None:
+    """End this worker when the process that owns its pool has ended. A job killed outright closes
+    nothing: its workers would train on for minutes and then wait for tasks forever, and nobody is left
+    to take a result or an error."""
+    parent.join()  # returns when the parent's end of the spawn pipe closes, i.e. when it dies
+    os._exit(1)
 
 
 def _fit_one(data: SequenceData, config: SASRecConfig, variant: Variant

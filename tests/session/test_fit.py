@@ -107,3 +107,52 @@ def test_closing_a_pool_stops_its_running_training() -> None:
     assert isinstance(future.exception(), TrainingCancelled)
     with pytest.raises(RuntimeError, match="closed"):
         pool.submit(data, endless, Variant("sasrec"))
+
+
+_OWNER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_sasrec import cyclic
+from personarec.session.fit import Variant, VariantPool
+from personarec.session.sasrec import SASRecConfig
+
+if __name__ == "__main__":
+    pool = VariantPool(1, progress=False)
+    cfg = SASRecConfig(hidden=16, inner=32, max_len=8, epochs=100_000, patience=100_000, progress=False,
+                       batch_size=64)
+    future = pool.submit(cyclic(12, 8), cfg, Variant("sasrec"))
+    while not future.running():
+        time.sleep(0.05)
+    print(*pool._pool._processes, flush=True)  # the worker's pid
+    time.sleep(600)
+"""
+
+
+def test_a_worker_stops_when_the_job_that_owns_its_pool_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER.format(tests=str(Path(__file__).parent)))
+    # stderr to a file: the killed owner's resource tracker reports the semaphores it leaves behind
+    with (tmp_path / "owner.err").open("w") as err:
+        owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=err, text=True)
+    assert owner.stdout is not None
+    line = owner.stdout.readline()
+    assert line.strip().isdigit(), (tmp_path / "owner.err").read_text()
+    worker = int(line)
+    owner.send_signal(signal.SIGKILL)  # no clean-up at all: the pool is never closed
+    owner.wait()
+    deadline = time.monotonic() + 120  # a liveness bound, not a speed goal: the worker ends within a second
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{worker}/stat") as stat:  # reaped by init? a zombie has stopped training too
+            if stat.read().split(") ", 1)[1].startswith("Z"):
+                return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived the job that owned its pool")
