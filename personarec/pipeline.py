@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -292,7 +291,7 @@ def _beside(pool: VariantPool | None) -> Iterator[None]:
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - pool.jobs))
+    torch.set_num_threads(max(1, before - pool.jobs))
     try:
         yield
     finally:

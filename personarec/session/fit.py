@@ -179,15 +179,14 @@ class VariantPool:
             log.info("queued %s (seed %d) on %d worker(s)", variant.name, config.seed, self.jobs)
         return future
 
-    def close(self, wait_for_all: bool = False) -> None:
-        """Shut the workers down; ``wait_for_all``: let queued and running trainings finish first."""
+    def close(self) -> None:
+        """Shut the workers down: queued trainings are dropped, running ones stop after their epoch."""
         if self._closed:
             return
         self._closed = True
         try:
-            if not wait_for_all:
-                self._stop.set()
-            self._pool.shutdown(wait=True, cancel_futures=not wait_for_all)
+            self._stop.set()
+            self._pool.shutdown(wait=True, cancel_futures=True)
         finally:
             self._events.put(None)  # after the workers' shutdown: behind every worker's last report
             self._watcher.join()
