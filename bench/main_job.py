@@ -62,9 +62,11 @@ def parse(lines: list[tuple[float, str]]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
+    """The CPU's model name (``platform.processor()`` where /proc/cpuinfo has none), cores and bf16/AMX flags."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                 platform.processor())
     return {"cpu": model, "cores": os.cpu_count(), "cpu_features": cpu_features(), "python": platform.python_version()}
 
 

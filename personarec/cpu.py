@@ -1,6 +1,10 @@
-"""What this machine's CPU does natively, for choices that pay only where the hardware has them."""
+"""What this machine's CPU does natively, for choices that pay only where the hardware has them, and how
+many torch threads a piece of work gets."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -22,3 +26,15 @@ def auto_bf16(device: torch.device | str) -> bool:
     """What ``precision = "auto"`` means everywhere (SASRec's logit products, the text encoder): bfloat16
     on a CPU that multiplies it natively, float32 elsewhere, CUDA included."""
     return torch.device(device).type == "cpu" and cpu_bf16_native()
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside the block and restored after it (``None``: unchanged)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

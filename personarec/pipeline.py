@@ -280,22 +280,17 @@ def _stages(graph: Graph, settings: Settings, opts: PipelineOptions, echo: Echo,
     return report
 
 
-@contextmanager
-def _beside(pool: VariantPool | None) -> Iterator[None]:
+def _beside(pool: VariantPool | None) -> contextlib.AbstractContextManager[None]:
     """While ``pool``'s workers train: this process's torch threads limited to the cores they leave (at
     least one). More would only wait on each other: the MiniLM encoder took 11.3 s of wall and 13.4 s of
     CPU with two threads beside one training worker, 8.3 s of both with one (2-core box)."""
     if pool is None:
-        yield
-        return
+        return contextlib.nullcontext()
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before - pool.jobs))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    from personarec.cpu import torch_threads
+
+    return torch_threads(max(1, torch.get_num_threads() - pool.jobs))
 
 
 def run_pipeline(settings: Settings, echo: Echo = print, opts: PipelineOptions | None = None) -> None:

@@ -16,8 +16,8 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from personarec import store
 from personarec.config import Settings
+from personarec.cpu import torch_threads
 from personarec.errors import PersonarecError
 from personarec.graph.connection import Graph, translate_errors
 from personarec.graph.cypher import statement
@@ -125,17 +126,10 @@ def _batch(prep: PreparedGraph, rows: np.ndarray, perm: torch.Tensor | None
     return gather(prep.adjs, prep.x, rows, perm)
 
 
-@contextmanager
-def _small_op_threads(work: int, threshold: int = 5_000_000) -> Iterator[None]:
+def _small_op_threads(work: int, threshold: int = 5_000_000) -> AbstractContextManager[None]:
     """One intra-op thread for small graphs: their tiny matmuls gain nothing from threads, and on a
     shared, busy machine the thread hand-off costs 10-30x (measured: 60 users, 60 epochs, 20 s -> 0.7 s)."""
-    before = torch.get_num_threads()
-    if work < threshold:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1 if work < threshold else None)
 
 
 def fit(prep: PreparedGraph, settings: Settings, *, seed: int, progress: bool = True,
