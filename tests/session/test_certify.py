@@ -60,11 +60,13 @@ def test_the_scan_refuses_tables_wider_than_its_error_bound() -> None:
         ScanTable.of(torch.zeros(3, certify.MAX_DIM + 1))
 
 
-def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest.MonkeyPatch,
+                                                             dtype: torch.dtype) -> None:
     table = _table(seed=2)
     h = torch.randn(20, table.shape[1], generator=torch.Generator().manual_seed(2))
     t = torch.sort(h @ table[1:].T, dim=1, descending=True).values[:, 30]
-    scan = ScanTable.of(table)
+    scan = ScanTable.of(table, dtype)
     threads = torch.get_num_threads()
     results = []
     try:
@@ -73,14 +75,14 @@ def test_scan_threads_and_blocks_do_not_change_the_survivors(monkeypatch: pytest
         for n_threads, block, group, dense in ((1, 4096, 128, 12), (2, 4096, 128, 12), (3, 1000, 128, 12),
                                                (1, 8192, 8, 12), (1, 2048, 128, 0), (2, 2048, 128, 10**9)):
             torch.set_num_threads(n_threads)
-            monkeypatch.setattr(certify, "_BLOCK", block)
+            monkeypatch.setattr(certify, "_BLOCKS", {dtype: block for dtype in certify._BLOCKS})
             monkeypatch.setattr(certify, "_GROUP", group)
             monkeypatch.setattr(certify, "_DENSE", dense)
             rows, items = survivors(h, t, scan)
             results.append(sorted(zip(rows.tolist(), items.tolist(), strict=True)))
     finally:
         torch.set_num_threads(threads)
-    assert all(r == results[0] for r in results[1:])
+    assert results[0] and all(r == results[0] for r in results[1:])
 
 
 def test_top_of_pairs_orders_and_masks_as_exact_retrieval() -> None:
