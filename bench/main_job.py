@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.recommend_throughput import cpu_features  # noqa: E402
+from bench.machine import cpu_features, cpu_model  # noqa: E402
 from personarec.config import default_home  # noqa: E402
 
 STAGE = re.compile(r"^== \[(\d+)/(\d+)\] (.+?)  \(")
@@ -62,12 +62,9 @@ def parse(lines: list[tuple[float, str]]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """The CPU's model name (``platform.processor()`` where /proc/cpuinfo has none), cores and bf16/AMX flags."""
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.exists() else []
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-                 platform.processor())
-    return {"cpu": model, "cores": os.cpu_count(), "cpu_features": cpu_features(), "python": platform.python_version()}
+    """The CPU's model name, cores and vector/bf16/AMX flags."""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_features": cpu_features(),
+            "python": platform.python_version()}
 
 
 def main() -> None:

@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -75,6 +74,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.machine import cpu_features, cpu_model  # noqa: E402
 from personarec.jobs import UserBatch  # noqa: E402
 from personarec.session.models import TrainedModels  # noqa: E402
 from personarec.session.popular import MostPopular  # noqa: E402
@@ -311,15 +311,6 @@ def ann_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def cpu_features() -> list[str]:
-    """The CPU's bfloat16/AMX flags from /proc/cpuinfo (the scan's speed depends on them); [] elsewhere."""
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags.split(":", 1)[1].split() if f in ("avx512_bf16", "amx_bf16", "amx_tile", "amx_int8"))
-
-
 def _index_mb(index: Any) -> float:
     import faiss
 
@@ -507,7 +498,7 @@ def main() -> None:
     if args.ann:
         args.out = args.out or ROOT / "bench" / "results" / "recommend_throughput_ann.json"
         ann_results: dict[str, Any] = {
-                   "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                   "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                                "cpu_features": cpu_features(),
                                "torch_threads": args.threads, "loadavg_before": os.getloadavg(),
                                "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
@@ -517,7 +508,7 @@ def main() -> None:
         ann_compare(args, ann_results)
         return
     args.out = args.out or ROOT / "bench" / "results" / "recommend_throughput.json"
-    results: dict[str, Any] = {"machine": {"cpu": platform.processor() or platform.machine(),
+    results: dict[str, Any] = {"machine": {"cpu": cpu_model(),
                                            "cores": os.cpu_count(), "cpu_features": cpu_features(),
                                            "torch_threads": args.threads,
                                            "loadavg_before": os.getloadavg()},

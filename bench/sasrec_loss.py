@@ -31,7 +31,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.machine import cpu_features, cpu_model  # noqa: E402
 from bench.sasrec import emit, load  # noqa: E402
 from personarec.cpu import cpu_bf16_native  # noqa: E402
 from personarec.session.data import SequenceData  # noqa: E402
@@ -179,7 +179,7 @@ def main() -> None:
         "what": "SASRec training seconds per epoch (validation excluded), full CE (chunked on the CPU; float32 "
                 "and, where native, bfloat16 logit products) vs sampled softmax",
         "rows": rows, "full_over_sampled_cpu_time": speedup, "negatives": args.negatives, "torch_threads": args.threads,
-        "device": "cpu", "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "device": "cpu", "machine": cpu_model(), "cpu_features": cpu_features(), "cpus": os.cpu_count(),
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "seconds": round(time.perf_counter() - started, 1),
     }
