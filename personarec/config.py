@@ -263,9 +263,10 @@ class SessionConfig(_Section):
     ann_margin: int = Field(32, gt=0, description="Items fetched beyond k: room for the session's own "
                             "(masked) items and the exact re-scoring; a row left with fewer than k unmasked "
                             "items is fetched again.")
-    ann_verify: bool = Field(True, description="Certify the index's top k with one bounded bfloat16 pass over "
-                             "every item (personarec.session.certify): results equal exact retrieval's; the "
-                             "index only sets the pass's threshold. false: the index's answer as it is.")
+    ann_verify: bool = Field(True, description="Certify the index's top k with one bounded pass over every "
+                             "item (personarec.session.certify; bfloat16, or float32 on CPUs without it): "
+                             "results equal exact retrieval's; the index only sets the pass's threshold. "
+                             "false: the index's answer as it is.")
 
 
 class EvalConfig(_Section):

@@ -44,7 +44,8 @@ from personarec.cpu import cpu_bf16_native
 log = logging.getLogger(__name__)
 
 #: items per block of the scan, by its precision: the (rows × block) score block must stay in cache. 8,192
-#: for bfloat16 (measured on AVX512-BF16/AMX CPUs); 2,048 for float32, where a 256 × 8,192 block is 8 MB:
+#: for bfloat16 (measured on AVX512-BF16/AMX CPUs; 4,096 and 2,048 were no faster end to end on the AMD
+#: EPYC with AVX512-BF16); 2,048 for float32, where a 256 × 8,192 block is 8 MB:
 #: on an AVX2-only AMD EPYC (2 cores, 1M items, 256 rows, alternating runs in one process) 2,048 scanned
 #: in 0.46 s median against 0.82 s at 8,192 (4,096: 0.59; 1,024: 0.44; 512: 0.55), bench/README.md
 _BLOCKS = {torch.bfloat16: 8192, torch.float32: 2048}

@@ -49,7 +49,10 @@ SAMPLERS: tuple[str, ...] = ("uniform", "popularity")
 #: grows linearly with the catalogue (about 0.03 + 1.9e-5 x items ms per target vs a flat ~0.04 ms
 #: sampled), so it is twice the sampled cost near 2,600 items and three times near 5,000. The sampled
 #: loss is not free in quality (Beauty, docs/evaluation.md "Sampled softmax": NDCG@10 4-11% below full
-#: CE), so full CE is kept wherever it costs at most about 3x.
+#: CE), so full CE is kept wherever it costs at most about 3x. Re-measured with the chunked float32 loss on
+#: an AVX2-only AMD EPYC (``bench/results/sasrec-loss-avx2.json``, one thread): Beauty 48 s per epoch full
+#: against 6.1-6.2 s sampled (7.7x), so Beauty's five rows in full CE would take over 40 min there
+#: (persona-SASRec's ~52 epochs alone) and the rule stands on CPUs without native bfloat16.
 AUTO_FULL_MAX_ITEMS_CPU = 5_000
 #: The same threshold on a CPU that multiplies bfloat16 natively, where full CE runs chunked with bfloat16
 #: logit products (:class:`ChunkedFullCE`): Beauty's five-row table (12,101 items, three SASRecs, one seed)

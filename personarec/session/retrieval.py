@@ -20,8 +20,9 @@ flat refinement of the best ``refine`` × fetched items repairs (on that catalog
 The retrieved items are then **re-scored exactly** against the table rows, the session's own items are
 masked, and the top ``k`` kept with the tie rule of
 :func:`personarec.session.rerank.top_candidates` (stable descending order, lower index first). With
-``verify`` (the default) that top ``k`` is then **certified** by a bounded bfloat16 scan of every item
-(:mod:`personarec.session.certify`), which makes it exact retrieval's top ``k``, bit for bit.
+``verify`` (the default) that top ``k`` is then **certified** by a bounded scan of every item
+(:mod:`personarec.session.certify`; bfloat16, float32 on a CPU without it), which makes it exact
+retrieval's top ``k``, bit for bit.
 
 Exactness: :func:`score_items` computes the scores of a few items per row with one matrix product
 against the rows in play, both sides padded to at least :data:`personarec.cpu.MIN_PRODUCT_ROWS` rows,
@@ -89,9 +90,9 @@ class RetrievalOptions:
         ef_search: HNSW query-time beam width (raised to the number of items asked for).
         margin: items fetched beyond ``k``, room for the session's own (masked) items and the exact
             re-scoring; rows that need more are fetched again (:func:`ann_top`).
-        verify: certify the index's top ``k`` with one bounded bfloat16 pass over every item
-            (:mod:`personarec.session.certify`): the result is exact retrieval's, bit for bit, and the
-            index only decides how tight the pass's threshold is.
+        verify: certify the index's top ``k`` with one bounded pass over every item (bfloat16, or
+            float32 on a CPU without it; :mod:`personarec.session.certify`): the result is exact
+            retrieval's, bit for bit, and the index only decides how tight the pass's threshold is.
     """
 
     mode: Mode = "auto"
