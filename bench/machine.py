@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -27,3 +28,22 @@ def cpu_features() -> list[str]:
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo; ``platform.processor()`` (or the machine) where it has none."""
     return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def cpu_times() -> dict[str, float] | None:
+    """Seconds the whole box's CPUs have spent busy, idle (I/O wait included) and stolen by the hypervisor
+    since boot, from /proc/stat's first line; ``None`` where there is no /proc/stat.
+
+    Differences of two readings say whether a stretch of work was bound by the cores (idle ≈ 0) or waited
+    on something else, and how much of the box a shared host took away (steal)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already counted in user and nice]
+    ticks = [int(x) for x in fields[1:9]] + [0] * max(0, 9 - len(fields))
+    user, nice, system, idle, iowait, irq, softirq, steal = ticks[:8]
+    hz = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + nice + system + irq + softirq) / hz, "idle": (idle + iowait) / hz, "steal": steal / hz}

@@ -8,6 +8,12 @@ stage and for the whole command, each SASRec variant's epochs, best epoch and se
 table's NDCG@10 per row, the machine (CPU model, bfloat16/AMX flags, cores), the commit, and the load
 average before and after (a shared box's timings are lower bounds when it was busy).
 
+It also reads the box's CPU time (/proc/stat) every second: per stage and for the whole command, the
+core-seconds spent busy, idle and stolen by the host (``cpu_s``), and the job's own processes' CPU
+seconds (``job_cpu_s``: the Neo4j server, started in the background, is not among them). A stage whose
+idle is near zero was bound by the cores, and no reordering of the work can make it shorter than its
+busy core-seconds divided by the cores.
+
     .venv/bin/python -m bench.main_job --out bench/results/main_job.json [--log /tmp/main.log] [--keep-home]
 """
 
@@ -18,10 +24,12 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.machine import cpu_features, cpu_model  # noqa: E402
+from bench.machine import cpu_features, cpu_model, cpu_times  # noqa: E402
 from personarec.config import default_home  # noqa: E402
 
 STAGE = re.compile(r"^== \[(\d+)/(\d+)\] (.+?)  \(")
@@ -57,8 +65,35 @@ def parse(lines: list[tuple[float, str]]) -> dict[str, Any]:
         elif m := ROW.match(line):
             rows[m.group(1)] = {"HR@10": float(m.group(2)), "HR@100": float(m.group(3)), "NDCG@10": float(m.group(4))}
     bounds = [t for _, t in starts] + ([end] if end is not None else [])
-    stages = {name: round(bounds[k + 1] - t, 1) for k, (name, t) in enumerate(starts) if k + 1 < len(bounds)}
-    return {"stages_s": stages, "models": models, "table": rows}
+    spans = {name: (t, bounds[k + 1]) for k, (name, t) in enumerate(starts) if k + 1 < len(bounds)}
+    stages = {name: round(t1 - t0, 1) for name, (t0, t1) in spans.items()}
+    return {"stages_s": stages, "stage_bounds": spans, "models": models, "table": rows}
+
+
+def _sample_cpu(samples: list[tuple[float, dict[str, float]]], started: float, done: threading.Event) -> None:
+    while True:
+        now = cpu_times()
+        if now is not None:
+            samples.append((time.monotonic() - started, now))
+        if done.wait(1.0):
+            return
+
+
+def cpu_use(samples: list[tuple[float, dict[str, float]]], bounds: dict[str, tuple[float, float]]
+            ) -> dict[str, dict[str, float]]:
+    """Busy, idle and stolen core-seconds of the box within each named (start, end) stretch, from the
+    /proc/stat readings nearest its ends (readings a second apart: each figure is good to ~a second)."""
+    if len(samples) < 2:
+        return {}
+
+    def at(t: float) -> dict[str, float]:
+        return min(samples, key=lambda s: abs(s[0] - t))[1]
+
+    out = {}
+    for name, (t0, t1) in bounds.items():
+        a, b = at(t0), at(t1)
+        out[name] = {k: round(b[k] - a[k], 1) for k in ("busy", "idle", "steal")}
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -85,6 +120,10 @@ def main() -> None:
     lines: list[tuple[float, str]] = []
     log = args.log.open("w") if args.log else None
     started = time.monotonic()
+    samples: list[tuple[float, dict[str, float]]] = []
+    done = threading.Event()
+    sampler = threading.Thread(target=_sample_cpu, args=(samples, started, done), daemon=True)
+    sampler.start()
     try:
         # text mode splits tqdm's carriage-return updates into lines as well
         with subprocess.Popen(["bash", "run.sh", "main"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -96,6 +135,9 @@ def main() -> None:
                     log.write(line)
             code = job.wait()
         total = time.monotonic() - started
+        job_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done.set()
+        sampler.join()
     finally:
         if log is not None:
             log.close()
@@ -103,15 +145,20 @@ def main() -> None:
                        capture_output=True)
         if not args.keep_home:
             shutil.rmtree(home, ignore_errors=True)
+    parsed = parse(lines)
+    bounds = {"command": (0.0, total), **parsed.pop("stage_bounds")}
     result = {"benchmark": "main_job", "command": "bash run.sh main", "commit": commit, "exit_code": code,
               "command_s": round(total, 1),
               "pipeline_s": next((int(m.group(1)) for _, line in lines if (m := FINISHED.match(line))), None),
-              **parse(lines), "machine": machine(), "loadavg_before": load_before,
+              **parsed, "cpu_s": cpu_use(samples, bounds),
+              "job_cpu_s": round(job_cpu.ru_utime + job_cpu.ru_stime, 1),
+              "machine": machine(), "loadavg_before": load_before,
               "loadavg_after": [round(x, 2) for x in os.getloadavg()],
               "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("exit_code", "command_s", "pipeline_s", "stages_s")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("exit_code", "command_s", "pipeline_s", "stages_s", "job_cpu_s")},
+                     indent=2))
     if code != 0:
         raise SystemExit(f"the main job failed with exit code {code}; its output: {args.log or 'rerun with --log'}")
 
