@@ -1,16 +1,18 @@
 """Certify an approximate top-k as the exact one with a bounded low-precision scan of the whole table.
 
-An index returns ``k`` real items per session, re-scored exactly (:func:`personarec.session.retrieval.ann_top`);
-the ``k``-th best of those exact scores, ``t``, is a lower bound on the true ``k``-th best score, so every
-item of the true top ``k`` scores at least ``t``. One pass of bfloat16 inner products over every item
-(a blocked matrix product: ~2× float32's speed on a CPU with AVX512-BF16, and never more than a few MB
-of scores in flight) keeps the items ``x`` whose approximate score reaches ``t - δ(x)``, where ``δ(x)``
-bounds the rounding error of that pass for that item; those few items are re-scored exactly and the top
-``k`` taken again. The result is the exact top ``k`` bit for bit, whatever the index missed, and the pass
-costs no sorting or selection over the catalogue: ``δ(x) - t`` is folded into the product as two more
-columns (each item's norm, times ``a |h|``; ones, times ``b |t| - t``), so an item survives when the
-sign bit of its bfloat16 result is clear: read as a signed integer, the result is then ≥ 0, so a group of
-128 results holds a survivor exactly when its integer maximum is ≥ 0, and only such groups are looked into.
+An index returns ``k`` real items per session, re-scored exactly
+(:func:`personarec.session.retrieval.ann_top`); the ``k``-th best of those exact scores, ``t``, is a
+lower bound on the true ``k``-th best score, so every item of the true top ``k`` scores at least ``t``.
+One pass of low-precision inner products over every item (a blocked matrix product never holding more
+than a few MB of scores; bfloat16 where it measured faster than float32, float32 elsewhere,
+:func:`personarec.cpu.auto_bf16`) keeps the items ``x`` whose approximate score reaches ``t - δ(x)``,
+where ``δ(x)`` bounds the rounding error of that pass for that item; those few items are re-scored
+exactly and the top ``k`` taken again. The result is the exact top ``k`` bit for bit, whatever the index
+missed, and the pass costs no sorting or selection over the catalogue: ``δ(x) - t`` is folded into the
+product as two more columns (each item's norm, times ``a |h|``; ones, times ``b |t| - t``), so an item
+survives when the sign bit of its result is clear: read as a signed integer, the result is then ≥ 0, so a
+group of 128 results holds a survivor exactly when its integer maximum is ≥ 0, and only such groups are
+looked into.
 
 Error bound, ``δ(x) = a |h| |x| + b |t|`` with ``a = 2^-7 + 2^-10`` and ``b = 2^-8 + 2^-10``, for
 ``d ≤ 2000`` (:data:`MAX_DIM`). Notation: ``u = 2^-8`` is bfloat16's unit roundoff (8 significant bits),
@@ -27,6 +29,8 @@ its sign. If ``e ≥ t`` then ``V ≥ (a - γ) |h| |x| + b |t|``, which exceeds 
 coefficients, well under ``2^-13`` relative, stays inside those margins. So every item with ``e ≥ t``
 survives. An item's own norm in ``δ(x)``, instead of the catalogue's largest, halves ``δ`` for a typical
 item of a trained table and cuts the survivors to re-score (bench/README.md, "Certified retrieval").
+The float32 scan keeps the same ``δ``: its inputs are not rounded at all and its sums are float32's, so
+every bfloat16 term of the bound only widens the margin.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from personarec.cpu import cpu_bf16_native
+from personarec.cpu import auto_bf16
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,8 @@ log = logging.getLogger(__name__)
 #: for bfloat16 (measured on AVX512-BF16/AMX CPUs; 4,096 and 2,048 were no faster end to end on the AMD
 #: EPYC with AVX512-BF16); 2,048 for float32, where a 256 × 8,192 block is 8 MB:
 #: on an AVX2-only AMD EPYC (2 cores, 1M items, 256 rows, alternating runs in one process) 2,048 scanned
-#: in 0.46 s median against 0.82 s at 8,192 (4,096: 0.59; 1,024: 0.44; 512: 0.55), bench/README.md
+#: in 0.46 s median against 0.82 s at 8,192 (4,096: 0.59; 1,024: 0.44; 512: 0.55), bench/README.md; on the
+#: AMD EPYC with AVX-512 the same: 0.179 s against 0.262 (4,096: 0.198; 1,024: 0.187)
 _BLOCKS = {torch.bfloat16: 8192, torch.float32: 2048}
 #: δ(x) = a |h| |x| + b |t| (module docstring)
 _A = 2.0 ** -7 + 2.0 ** -10
@@ -75,7 +80,7 @@ class ScanTable:
     (its share of ``δ``) and ones (the threshold column).
 
     Attributes:
-        rows: (n, d + 2) bfloat16 on a CPU that multiplies it natively, else float32.
+        rows: (n, d + 2) bfloat16 or float32, as :func:`personarec.cpu.auto_bf16` picks.
         source: the table it was made from (identity: a new table makes a new scan table).
     """
 
@@ -85,12 +90,12 @@ class ScanTable:
     @classmethod
     def of(cls, table: torch.Tensor, dtype: torch.dtype | None = None) -> ScanTable:
         """The scan table of ``table`` ((n_items + 1) × d, row 0 padding); ``dtype`` bfloat16 or float32,
-        ``None``: bfloat16 where the CPU multiplies it natively."""
+        ``None``: as :func:`personarec.cpu.auto_bf16` picks."""
         if table.shape[1] > MAX_DIM:
             raise ValueError(f"the bounded scan's error bound holds up to {MAX_DIM} dimensions, not "
                              f"{table.shape[1]}; set session.ann_verify = false for wider item tables")
         if dtype is None:
-            dtype = torch.bfloat16 if cpu_bf16_native() else torch.float32
+            dtype = torch.bfloat16 if auto_bf16("cpu") else torch.float32
         if dtype not in _WORDS:
             raise ValueError(f"the bounded scan runs in bfloat16 or float32, not {dtype}")
         x = table[1:].detach().to("cpu", torch.float32)

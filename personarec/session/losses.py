@@ -23,8 +23,7 @@ stays in cache), keeps only each row's log-sum-exp, and recomputes the chunk's l
 pass (the memory-saving scheme of Liger's fused linear cross-entropy and of Wijmans et al.'s "Cut your
 losses in large-vocabulary language models", arXiv 2411.09009). Its products may run in bfloat16 with
 float32 softmax and accumulation (``logit_dtype``; mixed-precision training, Micikevicius et al.,
-arXiv 1710.03740) where the CPU multiplies bfloat16 natively (AVX512-BF16, AMX):
-:func:`resolve_precision`.
+arXiv 1710.03740) on a CPU with AMX: :func:`resolve_precision`.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from personarec.cpu import auto_bf16
+from personarec.cpu import auto_bf16, cpu_avx512
 
 LossName = Literal["auto", "full", "sampled"]
 SamplerName = Literal["uniform", "popularity"]
@@ -52,14 +51,16 @@ SAMPLERS: tuple[str, ...] = ("uniform", "popularity")
 #: CE), so full CE is kept wherever it costs at most about 3x. Re-measured with the chunked float32 loss on
 #: an AVX2-only AMD EPYC (``bench/results/sasrec-loss-avx2.json``, one thread): Beauty 48 s per epoch full
 #: against 6.1-6.2 s sampled (7.7x), so Beauty's five rows in full CE would take over 40 min there
-#: (persona-SASRec's ~52 epochs alone) and the rule stands on CPUs without native bfloat16.
+#: (persona-SASRec's ~52 epochs alone) and the rule stands on CPUs without AVX-512.
 AUTO_FULL_MAX_ITEMS_CPU = 5_000
-#: The same threshold on a CPU that multiplies bfloat16 natively, where full CE runs chunked with bfloat16
-#: logit products (:class:`ChunkedFullCE`): Beauty's five-row table (12,101 items, three SASRecs, one seed)
-#: then trained on the 2-core box in 24 min with every row's NDCG@10 within 3% of the GPU's full-CE
-#: table or above it (docs/evaluation.md, "Full softmax on a CPU"), where 1,024 sampled negatives cost
-#: 4-11%. The epoch costs about 3x the 256-negative sampled one there (17-20 s against 5.3 s).
-AUTO_FULL_MAX_ITEMS_CPU_BF16 = 15_000
+#: The same threshold on a CPU with AVX-512, where full CE runs chunked (:class:`ChunkedFullCE`) with
+#: bfloat16 logit products under AMX and float32 ones otherwise (:func:`resolve_precision`): Beauty's
+#: five-row table (12,101 items, three SASRecs, one seed) trained on the 2-core box in 21-24 min with
+#: every row's NDCG@10 within 3% of the GPU's full-CE table or above it (docs/evaluation.md, "Full softmax
+#: on a CPU"; 17-20 s per epoch, two models at once), where 1,024 sampled negatives cost 4-11%. On the
+#: AMD EPYC with AVX-512 but no AMX a float32 Beauty epoch took 14.6-16.2 CPU s (one model alone,
+#: against 19.7-20.6 with bfloat16 products), no more than that table's epochs.
+AUTO_FULL_MAX_ITEMS_CPU_WIDE = 15_000
 #: The same threshold on CUDA, where the (positions x items) logit matrix is one fast matmul: full CE
 #: on Beauty took 1.0 s per epoch on an H200 (bench/results/eval-beauty); 100k items is that x8 (an
 #: extrapolation, not a measurement), still seconds per epoch, and the logits of a 1,024-target step
@@ -68,9 +69,9 @@ AUTO_FULL_MAX_ITEMS_CUDA = 100_000
 
 
 def resolve_loss(loss: str, n_items: int, device: torch.device | str,
-                 logit_dtype: torch.dtype = torch.float32) -> Literal["full", "sampled"]:
+                 avx512: bool | None = None) -> Literal["full", "sampled"]:
     """``full`` or ``sampled`` for ``loss`` (``auto`` decides by ``n_items``, the device type and, on a
-    CPU, the full-CE logit precision of :func:`resolve_precision`).
+    CPU, whether it has AVX-512: ``avx512``, ``None`` for this machine's CPU).
 
     Raises:
         ValueError: for a loss that is not one of :data:`LOSSES`.
@@ -83,7 +84,8 @@ def resolve_loss(loss: str, n_items: int, device: torch.device | str,
     if kind == "cuda":
         limit = AUTO_FULL_MAX_ITEMS_CUDA
     else:
-        limit = AUTO_FULL_MAX_ITEMS_CPU_BF16 if logit_dtype == torch.bfloat16 else AUTO_FULL_MAX_ITEMS_CPU
+        wide = cpu_avx512() if avx512 is None else avx512
+        limit = AUTO_FULL_MAX_ITEMS_CPU_WIDE if wide else AUTO_FULL_MAX_ITEMS_CPU
     return "full" if n_items <= limit else "sampled"
 
 
@@ -147,9 +149,10 @@ KEEP_LOGITS_ELEMENTS = 1 << 23
 def resolve_precision(precision: str, device: torch.device | str) -> torch.dtype:
     """The dtype of the full-CE logit products for ``precision`` on ``device``.
 
-    ``auto``: bfloat16 on a CPU that multiplies it natively (the products run ~4x faster there and the
-    step ~2.4x, :data:`CHUNK_ELEMENTS`), float32 elsewhere, CUDA included (the GPU tables were trained
-    in float32 and a GPU epoch already takes about a second).
+    ``auto``: bfloat16 on a CPU with AMX (the products run ~4x faster there and the step ~2.4x,
+    :data:`CHUNK_ELEMENTS`), float32 elsewhere: on a CPU with AVX512-BF16 but no AMX the bfloat16 step
+    was the slower one (:func:`personarec.cpu.auto_bf16`), and on CUDA the GPU tables were trained in
+    float32 and a GPU epoch already takes about a second.
 
     Raises:
         ValueError: for a precision that is not one of :data:`PRECISIONS`.

@@ -91,12 +91,12 @@ class SASRecConfig(BaseModel):
     popularity_power: float = Field(1.0, ge=0, description="Popularity sampling q(i) ∝ (count + 1) ** power "
                                     "(1: raw train popularity, 0: uniform).")
     precision: PrecisionName = Field("auto", description="dtype of the full-CE logit products: 'fp32', 'bf16' "
-                                     "(float32 softmax and sums), 'auto' (bf16 on a CPU with native bfloat16, "
-                                     "else fp32; personarec.session.losses.resolve_precision).")
+                                     "(float32 softmax and sums), 'auto' (bf16 on a CPU with AMX, else fp32; "
+                                     "personarec.session.losses.resolve_precision).")
     train_precision: PrecisionName = Field("fp32", description="Transformer forward and backward in training: "
                                            "'fp32', 'bf16' (autocast: bfloat16 products, float32 weights, "
-                                           "optimizer and loss), 'auto' (bf16 on a CPU with native bfloat16). "
-                                           "Scoring always runs in float32.")
+                                           "optimizer and loss), 'auto' (bf16 on a CPU with AMX). Scoring "
+                                           "always runs in float32.")
 
     @classmethod
     def from_session(cls, session: SessionConfig, **overrides: Any) -> SASRecConfig:
@@ -323,7 +323,7 @@ class SASRec:
             users_t = users_t.to(device)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         logit_dtype = resolve_precision(cfg.precision, device)
-        self.loss_ = resolve_loss(cfg.loss, data.n_items, device, logit_dtype)
+        self.loss_ = resolve_loss(cfg.loss, data.n_items, device)
         self.precision_ = None if self.loss_ != "full" else "bf16" if logit_dtype == torch.bfloat16 else "fp32"
         # bfloat16 autocast of the Transformer ('auto' picks it on a CPU only, as for the logits)
         autocast = resolve_precision(cfg.train_precision, device) == torch.bfloat16

@@ -9,10 +9,11 @@ import torch
 from pydantic import ValidationError
 
 from personarec.config import SessionConfig
+from personarec.cpu import auto_bf16, cpu_avx512
 from personarec.session.data import SequenceData
 from personarec.session.losses import (
     AUTO_FULL_MAX_ITEMS_CPU,
-    AUTO_FULL_MAX_ITEMS_CPU_BF16,
+    AUTO_FULL_MAX_ITEMS_CPU_WIDE,
     AUTO_FULL_MAX_ITEMS_CUDA,
     ChunkedFullCE,
     NegativeSampler,
@@ -105,16 +106,18 @@ def test_samplers_draw_real_items_with_their_probabilities() -> None:
 
 
 def test_auto_resolves_by_catalogue_size_and_device() -> None:
-    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU, "cpu") == "full"
-    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU + 1, "cpu") == "sampled"
+    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU, "cpu", avx512=False) == "full"
+    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU + 1, "cpu", avx512=False) == "sampled"
     assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU + 1, "cuda") == "full"
     assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CUDA + 1, "cuda:1") == "sampled"
     assert resolve_loss("full", 10**7, "cpu") == "full"
     assert resolve_loss("sampled", 10, "cuda") == "sampled"
-    # a CPU with native bfloat16 keeps full CE up to a larger catalogue (Beauty's 12,101 items)
-    assert resolve_loss("auto", 12_101, "cpu", torch.bfloat16) == "full"
-    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU_BF16 + 1, "cpu", torch.bfloat16) == "sampled"
-    assert resolve_loss("auto", 12_101, "cpu", torch.float32) == "sampled"
+    # a CPU with AVX-512 keeps full CE up to a larger catalogue (Beauty's 12,101 items)
+    assert resolve_loss("auto", 12_101, "cpu", avx512=True) == "full"
+    assert resolve_loss("auto", AUTO_FULL_MAX_ITEMS_CPU_WIDE + 1, "cpu", avx512=True) == "sampled"
+    assert resolve_loss("auto", 12_101, "cpu", avx512=False) == "sampled"
+    # unsaid, the machine's own CPU decides
+    assert resolve_loss("auto", 12_101, "cpu") == ("full" if cpu_avx512() else "sampled")
     # the model records what auto chose
     data = fixed_routes(8, 5)
     model = SASRec(small(loss="auto", epochs=1)).train(data)
@@ -227,7 +230,7 @@ def test_precision_resolves_and_refuses_unknown_names() -> None:
     assert resolve_precision("fp32", "cpu") == torch.float32
     assert resolve_precision("bf16", "cpu") == torch.bfloat16
     assert resolve_precision("auto", "cuda") == torch.float32  # GPUs keep the float32 of their tables
-    assert resolve_precision("auto", "cpu") in (torch.float32, torch.bfloat16)
+    assert resolve_precision("auto", "cpu") == (torch.bfloat16 if auto_bf16("cpu") else torch.float32)
     with pytest.raises(ValueError, match="unknown SASRec precision 'fp8'"):
         resolve_precision("fp8", "cpu")
     with pytest.raises(ValidationError, match="auto.*fp32.*bf16"):
