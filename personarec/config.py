@@ -150,8 +150,8 @@ class EmbedConfig(_Section):
     dimensions: int = Field(384, gt=0, description="Embedding size (must match the model).")
     batch_size: int = Field(64, gt=0)
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="Encoder arithmetic: 'fp32', 'bf16' (autocast), or 'auto' = bf16 on a CPU with "
-        "AMX, fp32 elsewhere (personarec.embed.model.encode).")
+        "auto", description="Encoder arithmetic: 'fp32', 'bf16' (autocast), or 'auto' = bf16 where it "
+        "measured faster (AMX, AMD's AVX512-BF16), fp32 elsewhere (personarec.cpu.auto_bf16).")
 
 
 class PersonaConfig(_Section):
@@ -235,12 +235,12 @@ class SessionConfig(_Section):
     negative_sampler: Literal["uniform", "popularity"] = Field(
         "popularity", description="Sampled-loss negatives: uniform, or by train popularity with logQ correction.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="Full-CE logit products: fp32, bf16 (float32 softmax and sums), auto (bf16 on a CPU "
-        "with AMX; fp32 elsewhere, AVX512-BF16 without AMX and GPUs included).")
+        "auto", description="Full-CE logit products: fp32, bf16 (float32 softmax and sums), auto (bf16 where it "
+        "measured faster: AMX, AMD's AVX512-BF16; fp32 elsewhere, GPUs included; personarec.cpu.auto_bf16).")
     train_precision: Literal["auto", "fp32", "bf16"] = Field(
         "fp32", description="SASRec's Transformer forward and backward in training: fp32, bf16 (autocast: "
-        "bfloat16 products, float32 weights, optimizer and loss), auto (bf16 on a CPU with AMX). Scoring "
-        "always runs in float32.")
+        "bfloat16 products, float32 weights, optimizer and loss), auto (bf16 where "
+        "precision's auto picks it). Scoring always runs in float32.")
     retrieval: Literal["auto", "exact", "ann"] = Field(
         "auto", description="Candidate retrieval in recommend: exact (score every item), ann (FAISS item index "
         "+ exact re-scoring of what it returns), auto (ann from ann_min_items items on). Evaluation always "

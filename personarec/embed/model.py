@@ -97,10 +97,10 @@ def model_dimension(model: SentenceTransformer) -> int:
 def use_bf16(precision: str, device: str) -> bool:
     """Whether :func:`encode` runs the encoder under bfloat16 autocast for ``precision`` on ``device``.
 
-    ``auto``: only on a CPU with AMX. There all-MiniLM-L6-v2 encodes texts of up to 256 tokens 2.1 times
-    as fast, and its unit vectors keep a cosine of at least 0.9999 to the float32 ones (docs/operations.md
-    "Main job"). Elsewhere float32: on an AMD EPYC with AVX512-BF16 but no AMX bfloat16 encoded 0.65×
-    as fast (:func:`personarec.cpu.auto_bf16`).
+    ``auto``: where bfloat16 measured faster (:func:`personarec.cpu.auto_bf16`: AMX, AMD's AVX512-BF16).
+    There all-MiniLM-L6-v2 encodes texts of up to 256 tokens 2.1 times as fast, and its unit vectors keep
+    a cosine of at least 0.9999 to the float32 ones (docs/operations.md "Main job"). Elsewhere float32:
+    on an Intel Xeon with AVX512-BF16 but no AMX bfloat16 encoded 0.65× as fast.
     """
     if precision not in ("auto", "fp32", "bf16"):
         raise EmbedError(f"unknown embedding precision {precision!r}: expected auto, fp32 or bf16")

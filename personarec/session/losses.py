@@ -23,7 +23,7 @@ stays in cache), keeps only each row's log-sum-exp, and recomputes the chunk's l
 pass (the memory-saving scheme of Liger's fused linear cross-entropy and of Wijmans et al.'s "Cut your
 losses in large-vocabulary language models", arXiv 2411.09009). Its products may run in bfloat16 with
 float32 softmax and accumulation (``logit_dtype``; mixed-precision training, Micikevicius et al.,
-arXiv 1710.03740) on a CPU with AMX: :func:`resolve_precision`.
+arXiv 1710.03740) where that measured faster: :func:`resolve_precision`.
 """
 
 from __future__ import annotations
@@ -149,10 +149,10 @@ KEEP_LOGITS_ELEMENTS = 1 << 23
 def resolve_precision(precision: str, device: torch.device | str) -> torch.dtype:
     """The dtype of the full-CE logit products for ``precision`` on ``device``.
 
-    ``auto``: bfloat16 on a CPU with AMX (the products run ~4x faster there and the step ~2.4x,
-    :data:`CHUNK_ELEMENTS`), float32 elsewhere: on a CPU with AVX512-BF16 but no AMX the bfloat16 step
-    was the slower one (:func:`personarec.cpu.auto_bf16`), and on CUDA the GPU tables were trained in
-    float32 and a GPU epoch already takes about a second.
+    ``auto``: bfloat16 on a CPU where it measured faster (:func:`personarec.cpu.auto_bf16`: AMX, where
+    the products run ~4x faster and the step ~2.4x, and AMD's AVX512-BF16, :data:`CHUNK_ELEMENTS`),
+    float32 elsewhere: on an Intel Xeon with AVX512-BF16 but no AMX the bfloat16 step was the slower
+    one, and on CUDA the GPU tables were trained in float32 and a GPU epoch already takes about a second.
 
     Raises:
         ValueError: for a precision that is not one of :data:`PRECISIONS`.

@@ -91,11 +91,11 @@ class SASRecConfig(BaseModel):
     popularity_power: float = Field(1.0, ge=0, description="Popularity sampling q(i) ∝ (count + 1) ** power "
                                     "(1: raw train popularity, 0: uniform).")
     precision: PrecisionName = Field("auto", description="dtype of the full-CE logit products: 'fp32', 'bf16' "
-                                     "(float32 softmax and sums), 'auto' (bf16 on a CPU with AMX, else fp32; "
-                                     "personarec.session.losses.resolve_precision).")
+                                     "(float32 softmax and sums), 'auto' (bf16 where it measured faster, else "
+                                     "fp32; personarec.session.losses.resolve_precision).")
     train_precision: PrecisionName = Field("fp32", description="Transformer forward and backward in training: "
                                            "'fp32', 'bf16' (autocast: bfloat16 products, float32 weights, "
-                                           "optimizer and loss), 'auto' (bf16 on a CPU with AMX). Scoring "
+                                           "optimizer and loss), 'auto' (as for `precision`). Scoring "
                                            "always runs in float32.")
 
     @classmethod
