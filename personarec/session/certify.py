@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 #: EPYC with AVX512-BF16); 2,048 for float32, where a 256 × 8,192 block is 8 MB:
 #: on an AVX2-only AMD EPYC (2 cores, 1M items, 256 rows, alternating runs in one process) 2,048 scanned
 #: in 0.46 s median against 0.82 s at 8,192 (4,096: 0.59; 1,024: 0.44; 512: 0.55), bench/README.md; on the
-#: AMD EPYC with AVX-512 the same: 0.179 s against 0.262 (4,096: 0.198; 1,024: 0.187)
+#: Intel Xeon with AVX-512 and no AMX the same: 0.179 s against 0.262 (4,096: 0.198; 1,024: 0.187)
 _BLOCKS = {torch.bfloat16: 8192, torch.float32: 2048}
 #: δ(x) = a |h| |x| + b |t| (module docstring)
 _A = 2.0 ** -7 + 2.0 ** -10

@@ -54,12 +54,12 @@ SAMPLERS: tuple[str, ...] = ("uniform", "popularity")
 #: (persona-SASRec's ~52 epochs alone) and the rule stands on CPUs without AVX-512.
 AUTO_FULL_MAX_ITEMS_CPU = 5_000
 #: The same threshold on a CPU with AVX-512, where full CE runs chunked (:class:`ChunkedFullCE`) with
-#: bfloat16 logit products under AMX and float32 ones otherwise (:func:`resolve_precision`): Beauty's
-#: five-row table (12,101 items, three SASRecs, one seed) trained on the 2-core box in 21-24 min with
-#: every row's NDCG@10 within 3% of the GPU's full-CE table or above it (docs/evaluation.md, "Full softmax
-#: on a CPU"; 17-20 s per epoch, two models at once), where 1,024 sampled negatives cost 4-11%. On the
-#: AMD EPYC with AVX-512 but no AMX a float32 Beauty epoch took 14.6-16.2 CPU s (one model alone,
-#: against 19.7-20.6 with bfloat16 products), no more than that table's epochs.
+#: bfloat16 or float32 logit products (:func:`resolve_precision`): Beauty's five-row table (12,101 items,
+#: three SASRecs, one seed) trained on the 2-core box in 21-24 min with bfloat16 products, every row's
+#: NDCG@10 within 3% of the GPU's full-CE table or above it (docs/evaluation.md, "Full softmax on a CPU";
+#: 17-20 s per epoch, two models at once), where 1,024 sampled negatives cost 4-11%; on an Intel Xeon with
+#: AVX-512 but no AMX, in float32 (14.6-16.2 CPU s per epoch alone, against 19.7-20.6 with bfloat16
+#: products), in 21.7 min with HeCo personas (bench/results/eval-beauty-fullfp32-cpu-xeon).
 AUTO_FULL_MAX_ITEMS_CPU_WIDE = 15_000
 #: The same threshold on CUDA, where the (positions x items) logit matrix is one fast matmul: full CE
 #: on Beauty took 1.0 s per epoch on an H200 (bench/results/eval-beauty); 100k items is that x8 (an
