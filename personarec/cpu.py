@@ -32,11 +32,14 @@ def _cpuinfo(key: str) -> str | None:
 
 
 def _cpu_flag(probe: str, flag: str) -> bool:
-    """torch's own CPU probe ``torch.cpu.<probe>`` where this torch has it, else /proc/cpuinfo's ``flag``."""
+    """True when torch's own CPU probe ``torch.cpu.<probe>`` (where this torch has it) or the kernel's
+    /proc/cpuinfo ``flag`` says so: either alone may miss a feature the other sees (an older torch, a
+    system without /proc), and a missed AMX would cost the AMX box its bfloat16."""
     check = getattr(torch.cpu, probe, None)
     if check is not None:
         try:
-            return bool(check())
+            if check():
+                return True
         except RuntimeError:
             pass
     return flag in (_cpuinfo("flags") or "").split()
