@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 import torch
 
@@ -22,8 +23,10 @@ def cpu_bf16_native() -> bool:
         return False
 
 
-def _cpuinfo(key: str) -> str | None:
-    """The value of /proc/cpuinfo's first ``key`` line (``None`` where there is none)."""
+@cache
+def cpuinfo(key: str) -> str | None:
+    """The value of /proc/cpuinfo's first ``key`` line (``None`` where there is none), read once per key
+    and process: ``auto`` asks on every encoder call, and the CPU does not change under a process."""
     try:
         with open("/proc/cpuinfo") as f:
             return next((line.split(":", 1)[1].strip() for line in f if line.split(":", 1)[0].strip() == key), None)
@@ -42,7 +45,7 @@ def _cpu_flag(probe: str, flag: str) -> bool:
                 return True
         except RuntimeError:
             pass
-    return flag in (_cpuinfo("flags") or "").split()
+    return flag in (cpuinfo("flags") or "").split()
 
 
 def cpu_amx() -> bool:
@@ -58,7 +61,7 @@ def cpu_avx512() -> bool:
 
 def cpu_vendor() -> str | None:
     """/proc/cpuinfo's ``vendor_id`` (``GenuineIntel``, ``AuthenticAMD``; ``None`` where there is none)."""
-    return _cpuinfo("vendor_id")
+    return cpuinfo("vendor_id")
 
 
 def auto_bf16(device: torch.device | str) -> bool:

@@ -62,9 +62,9 @@ def test_either_probe_finds_a_feature(monkeypatch: pytest.MonkeyPatch) -> None:
     # torch's probe says no, the kernel's flags say yes (and the other way round): the feature is there
     monkeypatch.setattr(cpu, "cpu_bf16_native", lambda: True)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
-    monkeypatch.setattr(cpu, "_cpuinfo", lambda key: "fpu avx512f amx_tile amx_bf16" if key == "flags" else None)
+    monkeypatch.setattr(cpu, "cpuinfo", lambda key: "fpu avx512f amx_tile amx_bf16" if key == "flags" else None)
     assert cpu.cpu_amx() is True
-    monkeypatch.setattr(cpu, "_cpuinfo", lambda key: "fpu avx2" if key == "flags" else None)
+    monkeypatch.setattr(cpu, "cpuinfo", lambda key: "fpu avx2" if key == "flags" else None)
     assert cpu.cpu_amx() is False
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert cpu.cpu_amx() is True
